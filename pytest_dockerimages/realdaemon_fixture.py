@@ -1,0 +1,95 @@
+"""The `dockerimages_real_daemon` fixture: a seeded real dockerd for the whole session.
+
+Why a separate module: plugin.py wires it in (import `dockerimages_real_daemon` into the plugin
+module, and call `add_real_daemon_options(parser)` from its `pytest_addoption`), while the
+daemon machinery in `realdaemon` stays free of pytest imports.
+
+Which daemon: command-line option `--dockerimages-real-daemon=NAME`, else ini
+`dockerimages_real_daemon`, else env var DOCKERIMAGES_REAL_DAEMON, else "docker-26.1".
+Known names: docker-20.10, docker-26.1, docker-26.1-containerd.
+
+When a binary is missing the fixture skips with the install hint; when the env var CI is set it
+fails instead, so a CI run can never pass by silently skipping every real-daemon test.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Iterator, NoReturn
+
+import pytest
+
+from .realdaemon import (
+    DEFAULT_VARIANT,
+    VARIANTS,
+    MissingDaemonError,
+    RealDaemon,
+    dockerimages_real_daemon_factory,
+    get_variant,
+)
+
+__all__ = [
+    "OPTION_NAME",
+    "add_real_daemon_options",
+    "selected_variant",
+    "skip_or_fail",
+    "dockerimages_real_daemon",
+    "dockerimages_real_daemon_impl",
+]
+
+OPTION_NAME = "dockerimages_real_daemon"
+
+
+def add_real_daemon_options(parser: pytest.Parser) -> None:
+    """Register the option and the ini key (call from the plugin's pytest_addoption)."""
+    choices = ", ".join(VARIANTS)
+    parser.addoption(
+        "--dockerimages-real-daemon", dest=OPTION_NAME, default=None, metavar="NAME",
+        help=f"real daemon for the dockerimages_real_daemon fixture ({choices}; default {DEFAULT_VARIANT})",
+    )
+    parser.addini(OPTION_NAME, f"real daemon for the dockerimages_real_daemon fixture ({choices})", default="")
+
+
+def selected_variant(config: pytest.Config) -> str:
+    """Option, then ini, then env var, then the default. Tolerates the option or ini key not being
+    registered (e.g. before plugin.py wires them in)."""
+    try:
+        value = config.getoption(OPTION_NAME, default=None)
+    except ValueError:
+        value = None
+    if not value:
+        try:
+            value = config.getini(OPTION_NAME)
+        except ValueError:
+            value = None
+    name = str(value or os.environ.get("DOCKERIMAGES_REAL_DAEMON") or DEFAULT_VARIANT).strip()
+    return get_variant(name).name  # unknown names raise ValueError listing the known ones
+
+
+def skip_or_fail(reason: str) -> NoReturn:
+    """Skip locally, fail in CI (env var CI set to anything but "" / "0" / "false")."""
+    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+        pytest.fail(f"CI is set, so not skipping: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def dockerimages_real_daemon_impl(request: Any) -> Iterator[RealDaemon]:
+    """Start the selected variant with a local registry, seed it, yield it, stop both.
+
+    Yields a RealDaemon (.docker_host, .pid, .version, .store, .seed, .registry). This is the
+    undecorated generator, for wrapping with a different scope or name; `dockerimages_real_daemon`
+    is it as a session-scoped fixture."""
+    name = selected_variant(request.config)
+    try:
+        factory = dockerimages_real_daemon_factory(name)
+        daemon = factory.__enter__()
+    except MissingDaemonError as exc:
+        skip_or_fail(str(exc))
+    try:
+        yield daemon
+    finally:
+        factory.__exit__(None, None, None)
+
+
+dockerimages_real_daemon = pytest.fixture(scope="session", name="dockerimages_real_daemon")(
+    dockerimages_real_daemon_impl
+)
