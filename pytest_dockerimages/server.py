@@ -36,7 +36,7 @@ import time
 import urllib.parse
 from email.utils import formatdate
 from types import TracebackType
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, cast
 
 from .wire import Backend, Request, Response
 
@@ -61,6 +61,8 @@ _SUN_PATH_MAX = 108 if sys.platform.startswith("linux") else 104
 _TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _REQUEST_LINE_RE = re.compile(rb"(" + _TOKEN + rb") ([^\x00-\x20\x7f]+) HTTP/(\d)\.(\d)")
 _HEADER_RE = re.compile(rb"(" + _TOKEN + rb"):[ \t]*((?:[^\x00-\x08\x0a-\x1f\x7f]*[^\x00-\x20\x7f])?)[ \t]*")
+_DIGITS_RE = re.compile(r"[0-9]{1,18}")
+_CHUNK_SIZE_RE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 _NO_BODY_STATUSES = frozenset({204, 304})
 _REASONS: dict[int, str] = {s.value: s.phrase for s in http.HTTPStatus}
 
@@ -238,7 +240,7 @@ class _RequestReader:
         if len(lengths) > 1:
             raise _Reject(400, "conflicting Content-Length headers")
         value = lengths.pop()
-        if not value.isdigit() or len(value) > 19:
+        if _DIGITS_RE.fullmatch(value) is None:  # str.isdigit() would accept "²"
             raise _Reject(400, "invalid Content-Length")
         length = int(value)
         if length > self._max_body:
@@ -265,12 +267,9 @@ class _RequestReader:
                     raise _Reject(400, "chunk size line too long")
                 raise _Eof()
             size_text = raw.split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise _Reject(400, "malformed chunk size") from None
-            if size < 0 or not size_text.isalnum():
+            if _CHUNK_SIZE_RE.fullmatch(size_text) is None:  # int(x, 16) would accept "0x1f", "+5", "1_0"
                 raise _Reject(400, "malformed chunk size")
+            size = int(size_text, 16)
             if size == 0:
                 self._trailers()
                 return bytes(body)
@@ -503,7 +502,10 @@ class Server:
                 except OSError:
                     pass
         deadline = time.monotonic() + self.join_timeout
+        current = threading.current_thread()  # stop() may be called from inside a backend
         for thread, _ in connections:
+            if thread is current:
+                continue
             thread.join(max(0.0, deadline - time.monotonic()))
         if self._wakeup is not None:
             for end in self._wakeup:
@@ -714,11 +716,11 @@ class Server:
     # ------------------------------------------------------------------ one connection
 
     def _serve_connection(self, conn: socket.socket) -> None:
-        rfile = conn.makefile("rb", buffering=65536)
+        rfile = cast(BinaryIO, conn.makefile("rb", buffering=65536))
         linger = False
         try:
             linger = self._serve_requests(conn, rfile)
-        except (OSError, ValueError, _Eof):
+        except (OSError, _Eof):
             pass  # client vanished, timed out, or stop() shut the socket: nothing to answer
         except Exception as exc:  # a server bug must not kill the server, but must be seen
             self.errors.append(exc)

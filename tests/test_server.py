@@ -160,19 +160,37 @@ def get(path: str, *extra: str) -> bytes:
 def test_addresses(transport: str) -> None:
     with Server(EchoBackend(), transport=transport) as srv:  # type: ignore[arg-type]
         parsed = parse_docker_host(srv.docker_host)
-        if transport == "unix":
-            assert srv.docker_host.startswith("unix:///")
+        address = srv.address
+        if isinstance(address, str):
+            assert transport == "unix"
+            assert srv.docker_host == f"unix://{address}"
             assert srv.docker_host.endswith("/docker.sock")
-            assert parsed.unix_path == srv.address
+            assert parsed.unix_path == address
             assert srv.base_url.startswith("http+unix://%2F")
-            assert len(os.fsencode(srv.address)) < 104  # type: ignore[arg-type]
+            assert len(os.fsencode(address)) < 104
         else:
-            host, port = srv.address  # type: ignore[misc]
+            host, port = address
             assert srv.docker_host == f"tcp://127.0.0.1:{port}"
             assert srv.base_url == f"http://127.0.0.1:{port}"
             assert (parsed.host, parsed.port) == (host, port)
         status, _, body = request(srv.docker_host, "GET", "/version")
         assert status == 200 and json.loads(body)["target"] == "/version"
+
+
+def test_ipv6_loopback() -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    srv = Server(EchoBackend(), transport="tcp", host="::1")
+    try:
+        srv.start()
+    except OSError as exc:
+        pytest.skip(f"cannot bind ::1: {exc}")
+    try:
+        port = srv.address[1]
+        assert srv.docker_host == f"tcp://[::1]:{port}"
+        assert request(srv.docker_host, "GET", "/v6")[0] == 200
+    finally:
+        srv.stop()
 
 
 def test_not_started_properties_raise() -> None:
@@ -393,6 +411,8 @@ LIMIT_CASES = [
     ("two-lengths", b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx", 400),
     ("te-and-length", b"POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
     ("bad-chunk-size", b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
+    ("0x-chunk-size", b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0x3\r\nabc\r\n0\r\n\r\n", 400),
+    ("unicode-digit-length", b"POST / HTTP/1.1\r\nContent-Length: \xb2\r\n\r\nxx", 400),
     ("unknown-te", b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
     ("http2", b"GET / HTTP/2.0\r\n\r\n", 505),
 ]
@@ -555,6 +575,32 @@ def test_backend_swap_at_run_time(server: Server) -> None:
 
 
 # ---------------------------------------------------------------------------- lifecycle
+
+
+def test_stop_from_inside_backend() -> None:
+    """A backend may stop its own server (e.g. a fault-injection "daemon dies" scenario)."""
+    holder: list[Server] = []
+
+    class Stopper:
+        def handle(self, request: Request) -> Response:
+            holder[0].stop()
+            return Response(200, [], b"bye")
+
+    before = set(threading.enumerate())
+    srv = Server(Stopper())
+    holder.append(srv)
+    srv.start()
+    path = srv.address
+    assert isinstance(path, str)
+    try:
+        request(srv.docker_host, "GET", "/")
+    except (OSError, http.client.HTTPException):
+        pass  # the answer may or may not make it out: the point is no deadlock
+    deadline = time.monotonic() + TIMEOUT
+    while (srv.running or set(threading.enumerate()) != before) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not srv.running and not os.path.exists(path)
+    assert set(threading.enumerate()) == before
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
