@@ -1,0 +1,125 @@
+"""The fake daemon's request handling, as pure functions: a Request and a state in, a Response out.
+
+Routing, the version middleware, /_ping, /version, GET /images/json and image inspect, with the
+headers, status codes and body formats each profile's daemon uses.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import unquote
+
+from .errors import DaemonError
+from .filters import resolve_image, select
+from .inspect import inspect_document
+from .model import ImageStore
+from .profiles import Profile, version_tuple
+from .query import parse_list_query
+from .render import encode, summaries
+from .wire import Request, Response
+
+_VERSIONED = re.compile(r"^/v([0-9.]+)(/.*)$")
+_INSPECT = re.compile(r"^/images/(.+)/json$")
+_JSON = "application/json"
+
+
+def split_version(path: str) -> tuple[str | None, str]:
+    """`/v1.41/images/json` -> ("1.41", "/images/json"); unversioned -> (None, path)."""
+    match = _VERSIONED.match(path)
+    if match:
+        return match.group(1), match.group(2)
+    return None, path
+
+
+def base_headers(profile: Profile) -> list[tuple[str, str]]:
+    return [("Api-Version", profile.api_max), ("Ostype", "linux"),
+            ("Server", f"Docker/{profile.engine_version} (linux)")]
+
+
+def _sorted(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return sorted(headers, key=lambda h: h[0])  # Go writes header keys sorted
+
+
+def page_not_found() -> Response:
+    return Response(404, [("Content-Type", _JSON)], encode({"message": "page not found"}))
+
+
+def error_response(profile: Profile, version: str | None, err: DaemonError, *, experimental: bool = True) -> Response:
+    headers = base_headers(profile)
+    if experimental:
+        headers.append(("Docker-Experimental", "false"))
+    through = profile.plain_text_errors_through
+    if through and version is not None and version_tuple(version) <= version_tuple(through):
+        headers += [("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff")]
+        return Response(err.status, _sorted(headers), (err.message + "\n").encode())
+    headers.append(("Content-Type", _JSON))
+    return Response(err.status, _sorted(headers), encode({"message": err.message}))
+
+
+def version_error(profile: Profile, version: str) -> DaemonError | None:
+    if version_tuple(version) < version_tuple(profile.api_min):
+        return DaemonError(400, f"client version {version} is too old. Minimum supported API version is "
+                                f"{profile.api_min}, please upgrade your client to a newer version")
+    if version_tuple(version) > version_tuple(profile.api_max):
+        return DaemonError(400, f"client version {version} is too new. Maximum supported API version is "
+                                f"{profile.api_max}")
+    return None
+
+
+def version_document(profile: Profile) -> dict[str, Any]:
+    details = {"ApiVersion": profile.api_max, "Arch": "amd64", "BuildTime": "2026-01-01T00:00:00.000000000+00:00",
+               "Experimental": "false", "GitCommit": profile.git_commit, "GoVersion": profile.go_version,
+               "KernelVersion": "6.1.0-fake", "MinAPIVersion": profile.api_min, "Os": "linux"}
+    components = [{"Name": "Engine", "Version": profile.engine_version, "Details": details}]
+    components += [{"Name": name, "Version": version, "Details": {"GitCommit": commit}}
+                   for name, version, commit in profile.components]
+    return {"Platform": {"Name": ""}, "Components": components, "Version": profile.engine_version,
+            "ApiVersion": profile.api_max, "MinAPIVersion": profile.api_min, "GitCommit": profile.git_commit,
+            "GoVersion": profile.go_version, "Os": "linux", "Arch": "amd64", "KernelVersion": "6.1.0-fake",
+            "BuildTime": details["BuildTime"]}
+
+
+def _ok_json(profile: Profile, document: Any, *, chunked: bool) -> Response:
+    headers = base_headers(profile) + [("Docker-Experimental", "false"), ("Content-Type", _JSON)]
+    return Response(200, _sorted(headers), encode(document), chunked=chunked)
+
+
+def _ping(profile: Profile, method: str) -> Response:
+    headers = base_headers(profile) + [
+        ("Docker-Experimental", "false"), ("Cache-Control", "no-cache, no-store, must-revalidate"),
+        ("Pragma", "no-cache"), ("Content-Type", "text/plain; charset=utf-8")]
+    if profile.ping_builder_swarm:
+        headers += [("Builder-Version", "2"), ("Swarm", "inactive")]
+    if method == "HEAD":
+        headers.append(("Content-Length", "0"))
+        return Response(200, _sorted(headers), b"")
+    return Response(200, _sorted(headers), b"OK")
+
+
+def respond(store: ImageStore, profile: Profile, request: Request, now_ns: int) -> Response:
+    """Answer one request as the profile's daemon would."""
+    version, route = split_version(request.path)
+    method = request.method
+    inspect = _INSPECT.match(route) if method == "GET" else None
+    known = (route == "/_ping" and method in ("GET", "HEAD")) or (
+        route in ("/version", "/images/json") and method == "GET") or inspect is not None
+    if not known:
+        return page_not_found()
+    api_version = version if version is not None else profile.api_max
+    error = version_error(profile, api_version)
+    if error is not None:
+        return error_response(profile, version, error, experimental=False)
+    try:
+        if route == "/_ping":
+            return _ping(profile, method)
+        if route == "/version":
+            return _ok_json(profile, version_document(profile), chunked=False)
+        if route == "/images/json":
+            query = parse_list_query(request.raw_query, api_version, profile)
+            entries = select(store, query, profile, now_ns)
+            return _ok_json(profile, summaries(entries, store, profile, api_version, query), chunked=True)
+        assert inspect is not None
+        image = resolve_image(store, unquote(inspect.group(1)), profile)
+        return _ok_json(profile, inspect_document(image, store, profile, api_version), chunked=True)
+    except DaemonError as err:
+        return error_response(profile, version, err)

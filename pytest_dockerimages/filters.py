@@ -1,0 +1,331 @@
+"""Filter validation and image selection, per image store (pure: store + query in, entries out).
+
+Parse, validate, then apply, in the order each daemon does, so the same error wins.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable, Mapping
+
+from .errors import DaemonError, invalid_parameter, not_found, system_error
+from .model import Image, ImageStore
+from .profiles import Profile
+from .query import ListQuery
+from .reference import DigestRef, PatternError, Reference, ReferenceError, glob_match, parse_any, parse_normalized
+from .timestamps import TimestampError, parse_until
+
+Args = Mapping[str, Mapping[str, bool]]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One listed image with the references the daemon shows for it (before rendering)."""
+
+    image: Image
+    repo_tags: tuple[str, ...]
+    repo_digests: tuple[str, ...]
+
+
+def _values(args: Args, key: str) -> list[str]:
+    """Args.Get: the keys of the value set, whatever their boolean (sorted: Go's order is random)."""
+    return sorted(args.get(key, {}))
+
+
+def _invalid_filter(profile: Profile, key: str, values: list[str] | None = None) -> DaemonError:
+    message = f"{profile.invalid_filter_word} '{key}"
+    if values is not None:
+        message += "=[" + " ".join(values) + "]"
+    return invalid_parameter(message + "'")
+
+
+def validate_keys(args: Args, profile: Profile) -> None:
+    for key in sorted(args):
+        if key not in profile.filter_keys:
+            raise _invalid_filter(profile, key)
+
+
+def dangling_only(args: Args, profile: Profile) -> bool | None:
+    """None when absent; else whether only dangling images are asked for (or a 400)."""
+    if "dangling" not in args:
+        return None
+    values = args["dangling"]
+    if profile.dangling_exact_match:  # <= 23: ExactMatch("true") wins, empty set counts as true
+        if not values or values.get("true", False):
+            return True
+        if values.get("false", False):
+            return False
+        raise _invalid_filter(profile, "dangling", _values(args, "dangling"))
+    if not values:
+        raise _invalid_filter(profile, "dangling")
+    is_false = values.get("0", False) or values.get("false", False)
+    is_true = values.get("1", False) or values.get("true", False)
+    if is_false == is_true:
+        raise _invalid_filter(profile, "dangling", _values(args, "dangling"))
+    return is_true
+
+
+def resolve_image(store: ImageStore, value: str, profile: Profile) -> Image:
+    """GetImage(refOrID): id, digest, name[:tag], name@digest or short id; 404/400 as the daemon."""
+    try:
+        ref = parse_any(value, lowercase_message_names_repo=profile.lowercase_error_names_repo)
+    except ReferenceError as exc:
+        raise invalid_parameter(str(exc)) from None
+    if isinstance(ref, DigestRef):
+        found = store.by_id.get(ref.digest)
+        if found is None:
+            raise not_found(f"No such image: {ref.digest}")
+        return found
+    named = ref.with_default_tag()
+    image = store.by_digest(named) if named.digest else store.by_tag(named)
+    if image is None and named.digest and profile.is_containerd:
+        image = next((i for i in store.images if i.id == named.digest and _has_repo(i, named)), None)
+    if image is None:
+        image = store.by_id_prefix(value)
+    if image is None:
+        raise not_found(f"No such image: {named.familiar}")
+    return image
+
+
+def _has_repo(image: Image, ref: Reference) -> bool:
+    return any(t.name == ref.name for t in (*image.tags, *image.digests))
+
+
+def _created_cutoffs(store: ImageStore, args: Args, key: str, profile: Profile) -> list[int]:
+    cutoffs = []
+    for value in _values(args, key):
+        image = resolve_image(store, value, profile)
+        if image.created_ns is not None:
+            cutoffs.append(image.created_ns)
+    if not profile.before_since_and and cutoffs:
+        return cutoffs[-1:]  # <= 23: the last value walked wins (Go map order; we take the last sorted)
+    return cutoffs
+
+
+def _until_cutoffs(args: Args, profile: Profile, now_ns: int) -> list[int]:
+    cutoffs = []
+    for value in _values(args, "until"):
+        try:
+            cutoffs.append(parse_until(value, now_ns))
+        except TimestampError as exc:
+            text = str(exc) if not profile.until_error_prefix else profile.until_error_prefix + exc.reason
+            raise DaemonError(profile.until_error_status, text) from None
+    return cutoffs
+
+
+# --- label matching ----------------------------------------------------------------------
+
+def match_kv_list(values: list[str], labels: Mapping[str, str] | None) -> bool:
+    """graphdriver MatchKVList: every `k` exists, every `k=v` equals; no labels never matches."""
+    if not values:
+        return True
+    if not labels:
+        return False
+    for value in values:
+        key, has_value, expected = value.partition("=")
+        if key not in labels:
+            return False
+        if has_value and labels[key] != expected:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class _LabelCheck:
+    key: str
+    value: str
+    only_exists: bool
+    negate: bool
+
+
+_LABEL_LIMIT = 4096
+
+
+def _label_checks(args: Args) -> list[_LabelCheck]:
+    checks = []
+    for filter_name in ("label", "label!"):
+        for text in _values(args, filter_name):
+            key, found, value = text.partition("=")
+            if len(key) + len(value) > _LABEL_LIMIT:
+                raise invalid_parameter(
+                    f"label key and value length ({len(key) + len(value)} bytes) greater than maximum size "
+                    f"({_LABEL_LIMIT} bytes), key: {key[:10]}: invalid argument")
+            negate = key.endswith("!")
+            if negate:
+                key = key[:-1]
+            checks.append(_LabelCheck(key, value, not found, negate != (filter_name == "label!")))
+    return checks
+
+
+def _containerd_labels_match(checks: list[_LabelCheck], labels: Mapping[str, str] | None,
+                             missing_matches_negation: bool) -> bool:
+    labels = labels or {}
+    for check in checks:
+        exists = check.key in labels
+        if check.only_exists:
+            if exists == check.negate:
+                return False
+            continue
+        if not exists:
+            if check.negate and missing_matches_negation:
+                continue
+            return False
+        if (labels[check.key] == check.value) == check.negate:
+            return False
+    return True
+
+
+# --- reference matching ------------------------------------------------------------------
+
+def _targets(ref: Reference, profile: Profile) -> list[str]:
+    targets = [ref.familiar, ref.familiar_name]
+    if profile.reference_matches_canonical:
+        targets += [str(ref.with_default_tag()), ref.name]
+    return targets
+
+
+def reference_matches(patterns: list[str], ref: Reference, profile: Profile) -> bool:
+    """FamiliarMatch against every pattern (OR). A malformed pattern raises PatternError."""
+    for pattern in patterns:
+        targets = _targets(ref, profile)
+        if glob_match(pattern, targets[0]):
+            return True
+        for target in targets[1:]:
+            try:
+                if glob_match(pattern, target):
+                    return True
+            except PatternError:
+                pass
+    return False
+
+
+# --- selection -----------------------------------------------------------------------------
+
+def select(store: ImageStore, query: ListQuery, profile: Profile, now_ns: int) -> list[Entry]:
+    """The images GET /images/json lists, with their RepoTags/RepoDigests, unsorted."""
+    validate_keys(query.filters, profile)
+    if profile.is_containerd:
+        return _select_containerd(store, query, profile, now_ns)
+    return _select_graphdriver(store, query, profile, now_ns)
+
+
+def _sorted_refs(image: Image) -> list[Reference]:
+    return sorted((*image.tags, *image.digests), key=str)
+
+
+def _select_graphdriver(store: ImageStore, query: ListQuery, profile: Profile, now_ns: int) -> list[Entry]:
+    args = query.filters
+    only_dangling = dangling_only(args, profile)
+    before = _created_cutoffs(store, args, "before", profile)
+    before += _until_cutoffs(args, profile, now_ns) if "until" in args else []
+    since = _created_cutoffs(store, args, "since", profile)
+    before_cut = min(before) if before else None
+    since_cut = max(since) if since else None
+    label_values = _values(args, "label")
+    patterns = _values(args, "reference")
+    has_reference = "reference" in args
+    candidates: Iterable[Image] = store.images
+    if only_dangling:
+        candidates = (i for i in store.images if not store.has_children(i.id))
+    out = []
+    for image in candidates:
+        created = image.created_ns
+        if before_cut is not None and (created is None or not created < before_cut):
+            continue
+        if since_cut is not None and (created is None or not created > since_cut):
+            continue
+        if "label" in args and not match_kv_list(label_values, image.labels):
+            continue
+        tags: list[str] = []
+        digests: list[str] = []
+        for ref in _sorted_refs(image):
+            if has_reference:
+                try:
+                    if not reference_matches(patterns, ref, profile):
+                        continue
+                except PatternError as exc:
+                    raise system_error(str(exc)) from None
+            (digests if ref.digest else tags).append(ref.familiar)
+        if not tags and not digests:
+            if query.all or not store.has_children(image.id):
+                if "dangling" in args and not only_dangling:
+                    continue
+                if has_reference:
+                    continue
+            else:
+                continue
+        elif only_dangling and tags:
+            continue
+        out.append(Entry(image, tuple(tags), tuple(digests)))
+    return out
+
+
+@dataclass(frozen=True)
+class _Record:
+    """A containerd image record: one per name (tag, pulled digest, or moby-dangling@id)."""
+
+    name: str
+    ref: Reference
+    image: Image
+    dangling: bool
+
+
+def containerd_records(store: ImageStore, profile: Profile) -> list[_Record]:
+    """Records sorted by name, as containerd's metadata store returns them."""
+    records = []
+    for image in store.images:
+        names: list[Reference] = list(image.tags) or list(image.digests)
+        for ref in names:
+            records.append(_Record(str(ref), ref, image, False))
+        if not names:
+            dangling = parse_normalized(f"{profile.dangling_record_name}@{image.id}")
+            records.append(_Record(f"{profile.dangling_record_name}@{image.id}", dangling, image, True))
+    records.sort(key=lambda r: r.name)
+    return records
+
+
+def _select_containerd(store: ImageStore, query: ListQuery, profile: Profile, now_ns: int) -> list[Entry]:
+    args = query.filters
+    predicates: list[Callable[[_Record], bool]] = []
+    for cut in _created_cutoffs(store, args, "before", profile):
+        predicates.append(lambda r, cut=cut: r.image.created_ns is not None and r.image.created_ns < cut)
+    for cut in _created_cutoffs(store, args, "since", profile):
+        predicates.append(lambda r, cut=cut: r.image.created_ns is not None and r.image.created_ns > cut)
+    for cut in _until_cutoffs(args, profile, now_ns) if "until" in args else []:
+        predicates.append(lambda r, cut=cut: store.record_created_ns(r.image) < cut)
+    checks = _label_checks(args)
+    if checks:
+        missing_ok = profile.negated_label_matches_missing
+        predicates.append(lambda r: _containerd_labels_match(checks, r.image.labels, missing_ok))
+    only_dangling = dangling_only(args, profile)
+    if only_dangling is not None:
+        predicates.append(lambda r: r.dangling == only_dangling)
+    if "reference" in args:
+        patterns = _values(args, "reference")
+
+        def by_reference(record: _Record) -> bool:
+            try:
+                return reference_matches(patterns, record.ref, profile)
+            except PatternError:
+                return False
+        predicates.append(by_reference)
+
+    parents = {image.parent for image in store.images if image.parent}
+    chosen: dict[str, _Record] = {}
+    tags_by_id: dict[str, list[str]] = {}
+    for record in containerd_records(store, profile):
+        if not query.all and record.dangling and record.image.id in parents:
+            continue
+        if not all(p(record) for p in predicates):
+            continue
+        previous = chosen.get(record.image.id)
+        if previous is None or previous.dangling or not record.dangling:
+            chosen[record.image.id] = record
+        if not record.dangling:
+            tags_by_id.setdefault(record.image.id, []).append(record.ref.familiar)
+    out = []
+    for image_id, record in chosen.items():
+        digests: tuple[str, ...] = ()
+        if not record.dangling:
+            digests = (f"{record.ref.trimmed().familiar_name}@{image_id}",)
+        out.append(Entry(record.image, tuple(tags_by_id.get(image_id, ())), digests))
+    return out

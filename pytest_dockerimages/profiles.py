@@ -1,0 +1,180 @@
+"""Engine profiles: one row of data per Docker release and image store.
+
+Every behaviour difference between daemons is a field here; the pure functions in
+query/filters/render read the fields and never test a release name.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Store = Literal["graphdriver", "containerd"]
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """Compare API versions numerically per component (`1.041` == `1.41`), as the daemon does."""
+    parts = []
+    for piece in version.split("."):
+        parts.append(int(piece) if piece.isdigit() else 0)
+    while len(parts) > 1 and parts[-1] == 0:
+        parts.pop()
+    return tuple(parts)
+
+
+def at_least(version: str, floor: str | None) -> bool:
+    """True when `floor` is set and `version` >= `floor`."""
+    return floor is not None and version_tuple(version) >= version_tuple(floor)
+
+
+def below(version: str, ceiling: str | None) -> bool:
+    return ceiling is not None and version_tuple(version) < version_tuple(ceiling)
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    engine_version: str  # what /version and the Server header say
+    store: Store
+    api_max: str
+    api_min: str
+    description: str
+    # --- filters ---
+    filter_keys: frozenset[str]
+    invalid_filter_word: str  # "Invalid filter" (<= 22) or "invalid filter"
+    malformed_filters_go_error: bool  # 20.10: 500 with Go's JSON error; later: 400 "invalid filter"
+    dangling_exact_match: bool  # <= 23: only "true"/"false"; empty or both -> true
+    before_since_and: bool  # >= 24: several values are ANDed; before that the last one walked wins
+    lowercase_error_names_repo: bool  # distribution/reference >= 0.5 (Docker 25+)
+    until_error_status: int  # 500 (v25 - v29.3) or 400 (v29.4+)
+    until_error_prefix: str  # "" or "invalid value for 'until' filter: " (v29.4+)
+    label_negation: bool  # containerd: label=k!=v and label!
+    negated_label_matches_missing: bool  # v29.4.1+: label=k!=v keeps images without k
+    bad_glob_is_error: bool  # graphdriver: 500 "syntax error in pattern"; containerd: no match
+    reference_matches_canonical: bool  # v29.5+: canonical names match too
+    dangling_record_name: str | None  # containerd: untagged records are "moby-dangling@<digest>"
+    # --- query parameters ---
+    legacy_filter_below: str  # the singular `filter` parameter is honoured below this API version
+    legacy_filter_needs_no_reference: bool  # v29+: only when `filters` has no reference key
+    shared_size_from: str | None
+    manifests_from: str | None
+    identity_from: str | None
+    # --- rendering ---
+    none_placeholders_below: str | None  # "<none>:<none>" below this API version (None: always)
+    virtual_size: Literal["always", "below_1.44_nonzero", "below_1.44", "never"]
+    descriptor_from: str | None
+    containers_from: str | None
+    labels_when_none: Literal["null", "empty"]
+    plain_text_errors_through: str | None  # 20.10 answers errors for API <= 1.23 as text/plain
+    ping_builder_swarm: bool  # Builder-Version and Swarm headers on /_ping (daemon 23+)
+    # --- /version ---
+    go_version: str = "go1.22.0"
+    git_commit: str = "0000000"
+    components: tuple[tuple[str, str, str], ...] = field(default=())  # (name, version, commit)
+
+    @property
+    def is_containerd(self) -> bool:
+        return self.store == "containerd"
+
+    def supports(self, api_version: str) -> bool:
+        return version_tuple(self.api_min) <= version_tuple(api_version) <= version_tuple(self.api_max)
+
+
+_BASE_KEYS = frozenset({"dangling", "label", "before", "since", "reference"})
+
+_DOCKER_20_10 = Profile(
+    name="docker-20.10", engine_version="20.10.24+dfsg1", store="graphdriver", api_max="1.41", api_min="1.12",
+    description="Docker 20.10 (Debian 12 docker.io), classic graphdriver store",
+    filter_keys=_BASE_KEYS, invalid_filter_word="Invalid filter", malformed_filters_go_error=True,
+    dangling_exact_match=True, before_since_and=False, lowercase_error_names_repo=False,
+    until_error_status=500, until_error_prefix="", label_negation=False, negated_label_matches_missing=False,
+    bad_glob_is_error=True, reference_matches_canonical=False, dangling_record_name=None,
+    legacy_filter_below="1.41", legacy_filter_needs_no_reference=False,
+    shared_size_from="1.42", manifests_from=None, identity_from=None,
+    none_placeholders_below=None, virtual_size="always", descriptor_from=None, containers_from=None,
+    labels_when_none="null", plain_text_errors_through="1.23", ping_builder_swarm=False,
+    go_version="go1.19.8", git_commit="5d6db84",
+    components=(("containerd", "1.6.20~ds1", "1.6.20~ds1-1+deb12u3"), ("runc", "1.1.5+ds1", "1.1.5+ds1-1+deb12u1"),
+                ("docker-init", "0.19.0", "")),
+)
+
+_DOCKER_26_1 = Profile(
+    name="docker-26.1", engine_version="26.1.5+dfsg1", store="graphdriver", api_max="1.45", api_min="1.24",
+    description="Docker 26.1 (Debian 13 docker.io), classic graphdriver store",
+    filter_keys=_BASE_KEYS | {"until"}, invalid_filter_word="invalid filter", malformed_filters_go_error=False,
+    dangling_exact_match=False, before_since_and=True, lowercase_error_names_repo=True,
+    until_error_status=500, until_error_prefix="", label_negation=False, negated_label_matches_missing=False,
+    bad_glob_is_error=True, reference_matches_canonical=False, dangling_record_name=None,
+    legacy_filter_below="1.41", legacy_filter_needs_no_reference=False,
+    shared_size_from="1.42", manifests_from=None, identity_from=None,
+    none_placeholders_below="1.43", virtual_size="below_1.44_nonzero", descriptor_from=None, containers_from=None,
+    labels_when_none="null", plain_text_errors_through=None, ping_builder_swarm=True,
+    go_version="go1.24.4", git_commit="411e817",
+    components=(("containerd", "1.7.24~ds1", "1.7.24~ds1-6+deb13u1"), ("runc", "1.1.5+ds1", "1.1.5+ds1-1+deb12u1"),
+                ("docker-init", "0.19.0", "")),
+)
+
+
+def _containerd(base: Profile, **changes: object) -> Profile:
+    """The containerd-store twin of a graphdriver row."""
+    fields = dict(base.__dict__)
+    fields.update(
+        name=base.name + "-containerd", store="containerd",
+        description=base.description.replace("classic graphdriver store", "containerd image store"),
+        filter_keys=base.filter_keys | {"label!"}, label_negation=True, bad_glob_is_error=False,
+        dangling_record_name="moby-dangling",
+    )
+    fields.update(changes)
+    return Profile(**fields)  # type: ignore[arg-type]
+
+
+def _evolve(base: Profile, **changes: object) -> Profile:
+    fields = dict(base.__dict__)
+    fields.update(changes)
+    return Profile(**fields)  # type: ignore[arg-type]
+
+
+_DOCKER_28_1 = _evolve(
+    _DOCKER_26_1, name="docker-28.1", engine_version="28.1.1", api_max="1.49",
+    description="Docker 28.1, classic graphdriver store", manifests_from="1.47", descriptor_from=None,
+    go_version="go1.23.8", git_commit="01f442b",
+    components=(("containerd", "1.7.27", "05044ec0a9a75232cad458027ca83437aae3f4da"), ("runc", "1.2.5", "v1.2.5-0-g59923ef"),
+                ("docker-init", "0.19.0", "de40ad0")),
+)
+
+_DOCKER_29_7 = _evolve(
+    _DOCKER_28_1, name="docker-29.7", engine_version="29.7.2", api_max="1.55", api_min="1.40",
+    description="Docker 29.7, classic graphdriver store (the newest release covered)",
+    until_error_status=400, until_error_prefix="invalid value for 'until' filter: ",
+    reference_matches_canonical=True, legacy_filter_below="1.25", legacy_filter_needs_no_reference=True,
+    identity_from="1.54", virtual_size="below_1.44", containers_from="1.51",
+    go_version="go1.25.5", git_commit="a1b2c3d",
+)
+
+PROFILES: dict[str, Profile] = {
+    p.name: p for p in (
+        _DOCKER_20_10,
+        _DOCKER_26_1,
+        _containerd(_DOCKER_26_1),
+        _DOCKER_28_1,
+        _containerd(_DOCKER_28_1, descriptor_from="1.48"),
+        _DOCKER_29_7,
+        _containerd(_DOCKER_29_7, descriptor_from="1.48", labels_when_none="empty", negated_label_matches_missing=True),
+    )
+}
+
+DEFAULT_PROFILE = "docker-28.1-containerd"
+
+
+class UnknownProfile(ValueError):
+    pass
+
+
+def get_profile(name: str | Profile | None = None) -> Profile:
+    """Look a profile up by name (None: the default); a clear error lists the known names."""
+    if isinstance(name, Profile):
+        return name
+    key = name or DEFAULT_PROFILE
+    try:
+        return PROFILES[key]
+    except KeyError:
+        raise UnknownProfile(f"unknown profile {key!r}; known profiles: {', '.join(PROFILES)}") from None

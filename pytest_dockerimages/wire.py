@@ -1,0 +1,51 @@
+"""The two values that cross the server edge: a parsed request and the response to write.
+
+Everything behind the server (fake, replay, record) is a `Backend`: `handle(Request) -> Response`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str  # "GET", "HEAD", ...
+    target: str  # raw request target as sent: path plus "?query", still percent-encoded
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+
+    @property
+    def path(self) -> str:
+        return self.target.split("?", 1)[0]
+
+    @property
+    def raw_query(self) -> str:
+        return self.target.split("?", 1)[1] if "?" in self.target else ""
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        lname = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lname:
+                return value
+        return default
+
+
+@dataclass
+class Response:
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)  # in the order the daemon sends them
+    body: bytes = b""
+    chunked: bool = False  # the daemon streams JSON bodies with Transfer-Encoding: chunked
+    drop_connection: bool = False  # fault injection: close the connection without answering
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        lname = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lname:
+                return value
+        return default
+
+
+class Backend(Protocol):
+    def handle(self, request: Request) -> Response: ...
