@@ -1,0 +1,1 @@
+"""Backends behind the server core: fake, replay, record. Each is `handle(Request) -> Response`."""
