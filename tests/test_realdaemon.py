@@ -1,0 +1,352 @@
+"""Real daemons: start each variant, seed it, check /version and /images/json, check stop().
+
+Also unit tests for `imagetar` (deterministic archives) and for the fixture's skip/fail logic.
+The real-daemon tests are marked `realdaemon`; they skip when the binaries are missing (install
+them with `scripts/install-daemons.sh`) but FAIL when the env var CI is set.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from pytest_dockerimages import imagetar
+from pytest_dockerimages.realdaemon import (
+    VARIANTS,
+    RealDaemon,
+    RealRegistry,
+    UnixHTTPConnection,
+    dockerimages_real_daemon_factory,
+    find_dockerd,
+    missing_requirements,
+)
+from pytest_dockerimages.realdaemon_fixture import skip_or_fail
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXPECTED_API = {"docker-20.10": "1.41", "docker-26.1": "1.45", "docker-26.1-containerd": "1.45"}
+# The IDs `docker load` gives the default archive on the graphdriver store (sha256 of the config).
+LOADED_IDS = {
+    "example/loaded:base": "sha256:48c0e36ae721d14296263d16492b319cc676c208cfbb9a524f3568e43f0c2aec",
+    "example/loaded:latest": "sha256:48c0e36ae721d14296263d16492b319cc676c208cfbb9a524f3568e43f0c2aec",
+    "example/loaded:app": "sha256:2eb5098fdcd083c7978fe1e4345d267dd14d2360675f887f1da8a3254e29aa76",
+    "example/epoch:0": "sha256:48864f46a27a10ae1c098b55f148c38346521b34d7adc14253de1a88c971b577",
+}
+# Registry manifest digests of pushed *loaded* images: fixed too, but they differ per store.
+PUSHED_DIGESTS = {
+    "graphdriver": {
+        "example/loaded": "sha256:c694206b9d1d455d2ee9642223fb3a1c16ad11227f3863a8356a7aeb375c3eb7",
+        "example/epoch": "sha256:9c882f22643fd2d2abbd70beccb81a8f53f772c01ded1e219985ffe0ac8270e0",
+    },
+    "containerd": {
+        "example/epoch": "sha256:008cd88738eee3b6bae3104da99562eef091c57389454896c656b77784b6a6ae",
+    },
+}
+PLACEHOLDERS = {"<none>:<none>", "<none>@<none>"}
+
+
+# --------------------------------------------------------------------------- imagetar unit tests
+
+
+def test_archive_bytes_are_identical_on_every_call() -> None:
+    assert imagetar.build_archive() == imagetar.build_archive()
+
+
+def test_ids_are_the_same_in_separate_processes() -> None:
+    """Across interpreter runs (different hash seeds): same archive bytes, same config digests."""
+    code = (
+        "import hashlib, json; from pytest_dockerimages import imagetar as t; "
+        "print(json.dumps([hashlib.sha256(t.build_archive()).hexdigest(), t.expected_ids()]))"
+    )
+    outputs = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(REPO_ROOT)}
+        outputs.append(subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True,
+                                      text=True).stdout)
+    assert outputs[0] == outputs[1]
+    archive_sha, ids = json.loads(outputs[0])
+    assert archive_sha == hashlib.sha256(imagetar.build_archive()).hexdigest()
+    assert ids == LOADED_IDS
+
+
+def _members(archive: bytes) -> dict[str, bytes]:
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
+
+
+def test_archive_is_valid_docker_save_format() -> None:
+    """Config file names are their own sha256, layers match diff_ids, Parent and history line up."""
+    files = _members(imagetar.build_archive())
+    manifest = json.loads(files["manifest.json"])
+    repositories = json.loads(files["repositories"])
+    configs = {}
+    for item in manifest:
+        config = files[item["Config"]]
+        assert hashlib.sha256(config).hexdigest() + ".json" == item["Config"]
+        cfg = json.loads(config)
+        assert cfg["rootfs"]["diff_ids"] == ["sha256:" + hashlib.sha256(files[p]).hexdigest() for p in item["Layers"]]
+        for tag in item["RepoTags"]:
+            repo, _, name = tag.rpartition(":")
+            assert repositories[repo][name] + ".json" == item["Config"]
+        configs[item["RepoTags"][0]] = (item, cfg)
+    app_item, app = configs["example/loaded:app"]
+    _, base = configs["example/loaded:base"]
+    assert app_item["Parent"] == LOADED_IDS["example/loaded:base"]
+    assert app["history"][:-1] == base["history"] and len(app["history"]) == len(base["history"]) + 1
+    assert app["rootfs"]["diff_ids"][:-1] == base["rootfs"]["diff_ids"]
+    _, epoch = configs["example/epoch:0"]
+    assert epoch["created"] == "1970-01-01T00:00:00Z" and "Labels" not in epoch["config"]
+
+
+def test_write_archive_returns_ids(tmp_path: Path) -> None:
+    ids = imagetar.write_archive(tmp_path / "a.tar")
+    assert ids == LOADED_IDS
+    assert (tmp_path / "a.tar").read_bytes() == imagetar.build_archive()
+
+
+def test_parent_must_be_an_earlier_image() -> None:
+    orphan = imagetar.ImageSpec(tags=("x/y:1",), files=(("f", b"x"),), created="2024-01-01T00:00:00Z",
+                                created_by="t", parent="x/base:1")
+    with pytest.raises(ValueError, match="earlier image"):
+        imagetar.build_images([orphan])
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def require(variant: str, seed: bool = True) -> None:
+    """Skip (or, under CI, fail) when the variant's binaries are not installed."""
+    missing = missing_requirements(variant, seed=seed)
+    if missing:
+        skip_or_fail(f"{variant}: missing {', '.join(missing)}; run `sudo bash scripts/install-daemons.sh`")
+
+
+def real_tags(image: dict[str, Any]) -> list[str]:
+    """RepoTags without placeholders and without the digest references the containerd store lists."""
+    return [t for t in image.get("RepoTags") or [] if t not in PLACEHOLDERS and "@" not in t]
+
+
+def real_digests(image: dict[str, Any]) -> list[str]:
+    return [d for d in image.get("RepoDigests") or [] if d not in PLACEHOLDERS]
+
+
+def images_json(daemon: RealDaemon, query: str = "") -> list[dict[str, Any]]:
+    """GET /images/json through a raw http.client connection on the unix socket."""
+    conn = UnixHTTPConnection(daemon.socket_path)
+    try:
+        conn.request("GET", "/images/json" + query)
+        resp = conn.getresponse()
+        body = resp.read()
+    finally:
+        conn.close()
+    assert resp.status == 200, body
+    return json.loads(body)
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """PIDs whose command line contains `text` (our private dirs are unique)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if text in (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+# --------------------------------------------------------------------------- seeded real daemons
+
+
+@pytest.fixture(scope="module", params=[pytest.param(v, marks=pytest.mark.realdaemon) for v in VARIANTS])
+def seeded(request: pytest.FixtureRequest) -> Iterator[RealDaemon]:
+    """One seeded daemon per variant, shared by this module's checks."""
+    require(request.param)
+    with dockerimages_real_daemon_factory(request.param) as daemon:
+        yield daemon
+
+
+@pytest.mark.realdaemon
+def test_version(seeded: RealDaemon) -> None:
+    assert seeded.version["ApiVersion"] == EXPECTED_API[seeded.variant.name]
+    assert seeded.version["Version"].startswith(seeded.variant.engine + ".")
+    status, headers, body = seeded.get("/_ping")
+    assert (status, body) == (200, b"OK")
+    assert seeded.docker_host == f"unix://{seeded.socket_path}" and len(str(seeded.socket_path)) < 108
+
+
+@pytest.mark.realdaemon
+def test_plain_listing_has_every_tag(seeded: RealDaemon) -> None:
+    images = images_json(seeded)
+    tags = sorted(t for image in images for t in real_tags(image))
+    assert tags == seeded.seed["tags"]
+    built = [i for i in images if "example/built:1" in real_tags(i)]
+    assert [i["Id"] for i in built] == [seeded.seed["built_id"]]
+    tiny = next(i for i in images if "example/tiny:1.0" in real_tags(i))
+    assert tiny["Labels"] == {"a": "b", "org.example.kind": "imported"}
+    assert len(real_tags(tiny)) == 3
+
+
+@pytest.mark.realdaemon
+def test_repo_digests_from_the_local_registry(seeded: RealDaemon) -> None:
+    registry = seeded.seed["registry"]
+    assert registry.startswith("127.0.0.1:")
+    images = images_json(seeded)
+    digests = [d for image in images for d in real_digests(image)]
+    assert any(d.startswith(registry + "/") for d in digests), digests
+    for repo_ref, digest in seeded.seed["repo_digests"].items():
+        repo = repo_ref.split("/", 1)[1]
+        if seeded.store == "graphdriver":
+            assert f"{repo_ref}@{digest}" in digests
+        else:  # the containerd store names pushed images' digests after their familiar repo name
+            assert any(d.endswith(f"{repo}@{digest}") for d in digests), (repo, digests)
+    for repo, digest in PUSHED_DIGESTS[seeded.store].items():
+        assert seeded.seed["repo_digests"][f"{registry}/{repo}"] == digest
+
+
+@pytest.mark.realdaemon
+def test_digest_only_image(seeded: RealDaemon) -> None:
+    ref = seeded.seed["digest_only"]
+    matches = [i for i in images_json(seeded) if ref in real_digests(i)]
+    assert len(matches) == 1
+    image = matches[0]
+    assert real_tags(image) == []  # 20.10: null; 26.1: []; containerd store: [ref] (filtered out)
+    assert image["Created"] == 0 and image["Labels"] is None
+    if seeded.store == "containerd":
+        assert image["RepoTags"] == [ref]
+
+
+@pytest.mark.realdaemon
+def test_intermediate_images_only_with_all(seeded: RealDaemon) -> None:
+    plain = {i["Id"]: i for i in images_json(seeded)}
+    everything = {i["Id"]: i for i in images_json(seeded, "?all=1")}
+    assert set(plain) < set(everything)
+    assert images_json(seeded, "?all=true") and len(images_json(seeded, "?all=true")) == len(everything)
+    intermediates = [everything[i] for i in set(everything) - set(plain)]
+    assert len(intermediates) >= 3
+    for image in intermediates:
+        assert real_tags(image) == [] and real_digests(image) == []
+        assert image["ParentId"].startswith("sha256:")
+
+
+@pytest.mark.realdaemon
+def test_dangling_image(seeded: RealDaemon) -> None:
+    plain = {i["Id"]: i for i in images_json(seeded)}
+    dangling = plain[seeded.seed["dangling_id"]]
+    assert real_tags(dangling) == [] and real_digests(dangling) == []
+    assert dangling["Labels"]["org.example.kind"] == "built"
+    filtered = images_json(seeded, '?filters={"dangling":["true"]}'.replace('"', "%22"))
+    assert seeded.seed["dangling_id"] in {i["Id"] for i in filtered}
+
+
+@pytest.mark.realdaemon
+def test_loaded_images(seeded: RealDaemon) -> None:
+    images = images_json(seeded)
+    by_tag = {t: i for i in images for t in real_tags(i)}
+    base, app = by_tag["example/loaded:base"], by_tag["example/loaded:app"]
+    assert (base["Created"], app["Created"]) == (1700000000, 1704164645)
+    assert app["Labels"] == {"a": "b", "org.example.kind": "loaded", "tier": "app"}
+    assert by_tag["example/loaded:latest"]["Id"] == base["Id"]
+    if seeded.store == "graphdriver":  # ID == config digest; docker load honours "Parent"
+        assert base["Id"] == LOADED_IDS["example/loaded:base"]
+        assert app["Id"] == LOADED_IDS["example/loaded:app"]
+        assert app["ParentId"] == base["Id"]
+    else:  # ID == manifest digest; load's Parent is ignored
+        assert base["Id"] == "sha256:c22df4fefa5f8b53555de9d611284a8a7bf07ffd036cac4d44fba94e7cbcb5fe"
+        assert app["ParentId"] == ""
+
+
+# --------------------------------------------------------------------------- stop() leaves nothing
+
+
+@pytest.mark.realdaemon
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_stop_removes_socket_dir_and_processes(variant: str) -> None:
+    require(variant)
+    registry = RealRegistry().start()
+    daemon = RealDaemon(variant).start()
+    try:
+        pid, sock, d, reg_dir = daemon.pid, daemon.socket_path, daemon.dir, registry.dir
+        assert pid is not None and d is not None and reg_dir is not None
+        assert sock.is_socket() and Path(f"/proc/{pid}").exists()
+        spawned = processes_mentioning(str(d) + "/")
+        assert pid in spawned and len(spawned) >= 2  # dockerd and the containerd it started
+    finally:
+        daemon.stop()
+        registry.stop()
+    assert not sock.exists() and not d.exists() and not reg_dir.exists()
+    assert processes_mentioning(str(d) + "/") == [] and processes_mentioning(str(reg_dir) + "/") == []
+    daemon.stop()  # idempotent
+    registry.stop()
+
+
+def test_start_failure_reports_the_log_and_cleans_up(tmp_path: Path) -> None:
+    fake = tmp_path / "dockerd"
+    fake.write_text("#!/bin/sh\necho 'fake dockerd: cannot start' >&2\nexit 3\n")
+    fake.chmod(0o755)
+    daemon = RealDaemon("docker-20.10", dockerd=fake)
+    with pytest.raises(Exception, match="cannot start"):
+        daemon.start()
+    assert daemon.pid is None and daemon.dir is not None and not daemon.dir.exists()
+
+
+# --------------------------------------------------------------------------- the fixture
+
+
+CONFTEST = """
+from pytest_dockerimages.realdaemon_fixture import add_real_daemon_options, dockerimages_real_daemon
+
+def pytest_addoption(parser):
+    add_real_daemon_options(parser)
+"""
+
+
+def test_fixture_skips_when_dockerd_is_missing(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv("DOCKERIMAGES_DOCKERD_20_10", str(pytester.path / "no-such-dockerd"))
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile("def test_it(dockerimages_real_daemon):\n    pass\n")
+    result = pytester.runpytest("-rs", "--dockerimages-real-daemon=docker-20.10")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*docker-20.10 needs dockerd 20.10*install-daemons.sh*"])
+
+
+def test_fixture_fails_under_ci_when_dockerd_is_missing(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setenv("DOCKERIMAGES_DOCKERD_26_1", str(pytester.path / "no-such-dockerd"))
+    pytester.makeconftest(CONFTEST)
+    pytester.makeini("[pytest]\ndockerimages_real_daemon = docker-26.1-containerd\n")
+    pytester.makepyfile("def test_it(dockerimages_real_daemon):\n    pass\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*CI is set, so not skipping*docker-26.1-containerd*"])
+
+
+@pytest.mark.realdaemon
+def test_fixture_end_to_end(pytester: pytest.Pytester) -> None:
+    """The session fixture, wired the way plugin.py will wire it, on the fastest variant."""
+    require("docker-20.10")
+    assert find_dockerd("docker-20.10") is not None
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile("""
+        PIDS = []
+
+        def test_a(dockerimages_real_daemon):
+            d = dockerimages_real_daemon
+            assert d.version["ApiVersion"] == "1.41" and d.store == "graphdriver"
+            assert d.seed["digest_only"].startswith(d.registry.addr + "/example/epoch@sha256:")
+            PIDS.append(d.pid)
+
+        def test_b(dockerimages_real_daemon):
+            assert PIDS == [dockerimages_real_daemon.pid]  # one daemon for the whole session
+    """)
+    result = pytester.runpytest("--dockerimages-real-daemon", "docker-20.10")
+    result.assert_outcomes(passed=2)
