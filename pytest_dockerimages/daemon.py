@@ -79,9 +79,14 @@ def version_document(profile: Profile) -> dict[str, Any]:
             "BuildTime": details["BuildTime"]}
 
 
-def _ok_json(profile: Profile, document: Any, *, chunked: bool) -> Response:
+# Go's net/http buffers this much of a handler's output; a longer body goes out chunked.
+GO_CHUNKING_THRESHOLD = 2048
+
+
+def _ok_json(profile: Profile, document: Any) -> Response:
     headers = base_headers(profile) + [("Docker-Experimental", "false"), ("Content-Type", _JSON)]
-    return Response(200, _sorted(headers), encode(document), chunked=chunked)
+    body = encode(document)
+    return Response(200, _sorted(headers), body, chunked=len(body) > GO_CHUNKING_THRESHOLD)
 
 
 def _ping(profile: Profile, method: str) -> Response:
@@ -113,13 +118,13 @@ def respond(store: ImageStore, profile: Profile, request: Request, now_ns: int) 
         if route == "/_ping":
             return _ping(profile, method)
         if route == "/version":
-            return _ok_json(profile, version_document(profile), chunked=False)
+            return _ok_json(profile, version_document(profile))
         if route == "/images/json":
             query = parse_list_query(request.raw_query, api_version, profile)
             entries = select(store, query, profile, now_ns)
-            return _ok_json(profile, summaries(entries, store, profile, api_version, query), chunked=True)
+            return _ok_json(profile, summaries(entries, store, profile, api_version, query))
         assert inspect is not None
         image = resolve_image(store, unquote(inspect.group(1)), profile)
-        return _ok_json(profile, inspect_document(image, store, profile, api_version), chunked=True)
+        return _ok_json(profile, inspect_document(image, store, profile, api_version))
     except DaemonError as err:
         return error_response(profile, version, err)
