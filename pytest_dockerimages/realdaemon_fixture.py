@@ -40,12 +40,17 @@ OPTION_NAME = "dockerimages_real_daemon"
 
 
 def add_real_daemon_options(parser: pytest.Parser) -> None:
-    """Register the option and the ini key (call from the plugin's pytest_addoption)."""
+    """Register the option and the ini key (call from the plugin's pytest_addoption).
+
+    Idempotent: a second call (e.g. a conftest and the plugin both wiring it) is a no-op."""
     choices = ", ".join(VARIANTS)
-    parser.addoption(
-        "--dockerimages-real-daemon", dest=OPTION_NAME, default=None, metavar="NAME",
-        help=f"real daemon for the dockerimages_real_daemon fixture ({choices}; default {DEFAULT_VARIANT})",
-    )
+    try:
+        parser.addoption(
+            "--dockerimages-real-daemon", dest=OPTION_NAME, default=None, metavar="NAME",
+            help=f"real daemon for the dockerimages_real_daemon fixture ({choices}; default {DEFAULT_VARIANT})",
+        )
+    except ValueError:  # "option names ... already added"
+        return
     parser.addini(OPTION_NAME, f"real daemon for the dockerimages_real_daemon fixture ({choices})", default="")
 
 
