@@ -350,3 +350,35 @@ def test_fixture_end_to_end(pytester: pytest.Pytester) -> None:
     """)
     result = pytester.runpytest("--dockerimages-real-daemon", "docker-20.10")
     result.assert_outcomes(passed=2)
+
+
+def test_terminate_escalates_and_reaps_children_named_after_our_dir(tmp_path: Path) -> None:
+    """A process that ignores SIGTERM gets SIGKILL, and a child naming our dir (like dockerd's
+    containerd) that survives it is stopped too; nothing else is touched."""
+    import time
+
+    from pytest_dockerimages.realdaemon import _terminate
+
+    script = tmp_path / "stubborn"
+    script.write_text(
+        "#!/bin/bash\ntrap '' TERM\n"
+        "bash -c 'trap \"\" TERM; exec -a \"$0/child\" sleep 300' \"$PWD\" &\n"
+        "echo started >ready\nwait\n"
+    )
+    script.chmod(0o755)
+    proc = subprocess.Popen([str(script)], cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 10
+        while not ((tmp_path / "ready").exists() and len(processes_mentioning(str(tmp_path) + "/child")) == 1):
+            assert time.monotonic() < deadline, "stub did not start"
+            time.sleep(0.05)
+        _terminate(proc, tmp_path, timeout=0.5)
+        assert proc.returncode == -9
+        deadline = time.monotonic() + 5
+        while processes_mentioning(str(tmp_path) + "/child") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert processes_mentioning(str(tmp_path) + "/child") == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
