@@ -10,6 +10,8 @@ from .render import descriptor, labels_value
 from .timestamps import format_rfc3339_ns
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
+_NON_OCI_CONFIG = ("Hostname", "Domainname", "AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin",
+                   "StdinOnce", "Image")
 
 
 def _refs(image: Image, store: ImageStore, profile: Profile) -> tuple[list[str], list[str]]:
@@ -32,13 +34,20 @@ def inspect_document(image: Image, store: ImageStore, profile: Profile, api_vers
         "Cmd": ["/bin/sh"], "Image": "", "Volumes": None, "WorkingDir": "", "Entrypoint": None,
         "OnBuild": None, "Labels": labels_value(image, profile),
     }
+    if not below(api_version, "1.50"):  # from 1.50 the config holds only the OCI image-config fields
+        for key in _NON_OCI_CONFIG:
+            config.pop(key)
     created = format_rfc3339_ns(image.created_ns) if image.created_ns is not None else ZERO_TIME
-    doc: dict[str, Any] = {"Id": image.id, "RepoTags": tags, "RepoDigests": digests, "Parent": image.parent,
-                           "Comment": str(image.extra.get("comment", "")), "Created": created}
+    doc: dict[str, Any] = {"Id": image.id, "RepoTags": tags, "RepoDigests": digests}
+    if below(api_version, "1.52"):
+        doc["Parent"] = image.parent
+    doc["Comment"] = str(image.extra.get("comment", ""))
+    doc["Created"] = created
     if below(api_version, "1.45"):
         doc["Container"] = ""
-        doc["ContainerConfig"] = dict(config, Env=None, Cmd=None)
-    doc["DockerVersion"] = str(image.extra.get("docker_version", ""))
+        doc["ContainerConfig"] = dict(config, Env=None, Cmd=None)  # only below 1.45, before 1.50
+    if below(api_version, "1.52"):  # dropped from the document at 1.52
+        doc["DockerVersion"] = str(image.extra.get("docker_version", ""))
     doc["Author"] = str(image.extra.get("author", ""))
     doc["Config"] = config
     doc["Architecture"] = image.architecture

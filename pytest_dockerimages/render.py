@@ -61,8 +61,6 @@ def _platform(platform: Mapping[str, str]) -> dict[str, str]:
 def manifest_summary(m: Manifest, identity: bool) -> dict[str, Any]:
     """ImageManifestSummary in Go struct order."""
     desc: dict[str, Any] = {"mediaType": m.media_type, "digest": m.id, "size": m.size}
-    if m.kind == "image":
-        desc["platform"] = _platform(m.platform)
     out: dict[str, Any] = {
         "ID": m.id, "Descriptor": desc, "Available": m.available,
         "Size": {"Total": m.size + m.content_size + (m.unpacked_size if m.available else 0),
