@@ -62,7 +62,9 @@ def parse_seed(data: Any, source: str = "<seed>") -> Seed:
     profile = data.get("profile")
     if profile is not None and profile not in PROFILES:
         raise SeedError(f"{source}: profile: unknown profile {profile!r}; known: {', '.join(PROFILES)}")
-    entries = data.get("images") or []
+    entries = data.get("images")
+    if entries is None:
+        entries = []
     if not isinstance(entries, list):
         raise SeedError(f"{source}: images: expected a list, got {type(entries).__name__}")
     images = []
