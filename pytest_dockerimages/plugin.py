@@ -1,1 +1,290 @@
-"""pytest plugin entry point (being wired up)."""
+"""pytest plugin: options, markers and fixtures that put a fake Docker daemon behind DOCKER_HOST.
+
+Thin wiring only.  The daemon lives in `fakedaemon`; everything heavier than pytest itself is
+imported inside hooks and fixtures, so merely having the plugin installed costs (almost)
+nothing in test runs that never use it.
+
+Configuration, most specific first, key by key: `@pytest.mark.dockerimages(...)`, then the
+command-line options, then the ini keys, then the built-in defaults (profile
+`docker-28.1-containerd`, the `default_images()` set when neither a seed nor `images=` is given).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+import pytest
+
+if TYPE_CHECKING:
+    from .fakedaemon import FakeDaemon
+
+try:  # written by another engineer; optional until it lands
+    from . import cassette_fixtures as _cassette
+except ImportError:  # pragma: no cover - depends on the checkout
+    _cassette = None  # type: ignore[assignment]
+
+MARKER = "dockerimages"
+CASSETTE_MARKER = "dockerimages_cassette"
+MARKER_KEYWORDS = ("images", "seed", "profile")
+PROFILE_KEY = "dockerimages_profile"
+SEED_KEY = "dockerimages_seed"
+#: Variables that would send clients elsewhere than DOCKER_HOST, or pin another API version.
+CLEARED_ENV = ("DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_API_VERSION")
+
+_MARKER_LINE = (
+    "dockerimages(images=None, seed=None, profile=None): configure the fake Docker daemon of "
+    "dockerimages_fake for this test: images (Image objects or dicts) added after the seed file's, "
+    "seed (path, relative to the test file), profile (e.g. docker-26.1)"
+)
+
+
+# --------------------------------------------------------------------------- options
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("dockerimages", "fake Docker daemon (pytest-dockerimages)")
+    group.addoption(
+        "--dockerimages-profile", dest=PROFILE_KEY, default=None, metavar="NAME",
+        help="daemon profile the fake answers as (default: docker-28.1-containerd; "
+             "ini: dockerimages_profile)",
+    )
+    group.addoption(
+        "--dockerimages-seed", dest=SEED_KEY, default=None, metavar="FILE",
+        help="seed file (YAML/JSON) with the images the fake holds (ini: dockerimages_seed)",
+    )
+    parser.addini(PROFILE_KEY, "daemon profile the fake Docker daemon answers as", default="")
+    parser.addini(SEED_KEY, "seed file for the fake Docker daemon, relative to the ini file", default="")
+    from .realdaemon_fixture import add_real_daemon_options
+
+    add_real_daemon_options(_GroupedParser(group, parser))  # type: ignore[arg-type]
+    if _cassette is not None and hasattr(_cassette, "addoption"):
+        _cassette.addoption(group, parser)
+
+
+class _GroupedParser:
+    """A parser stand-in whose options land in our --help group (ini keys stay global)."""
+
+    def __init__(self, group: Any, parser: pytest.Parser) -> None:
+        self.addoption = group.addoption
+        self.addini = parser.addini
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", _MARKER_LINE)
+    for line in getattr(_cassette, "MARKERS", ()) if _cassette is not None else ():
+        config.addinivalue_line("markers", line)
+    profile = _configured_profile(config)
+    if profile is not None:
+        from .profiles import PROFILES
+
+        if profile not in PROFILES:
+            raise pytest.UsageError(
+                f"dockerimages: unknown profile {profile!r} (from --dockerimages-profile or ini "
+                f"dockerimages_profile); choose one of: {', '.join(PROFILES)}")
+    seed = _configured_seed(config)
+    if seed is not None and not seed.is_file():
+        raise pytest.UsageError(
+            f"dockerimages: seed file {seed} does not exist (from --dockerimages-seed or ini "
+            "dockerimages_seed); fix the path or drop the option")
+
+
+def _configured_profile(config: pytest.Config) -> str | None:
+    """Option, then ini; None when neither is set."""
+    value = config.getoption(PROFILE_KEY, default=None) or config.getini(PROFILE_KEY)
+    text = str(value or "").strip()
+    return text or None
+
+
+def _configured_seed(config: pytest.Config) -> Path | None:
+    """Option (relative to the invocation dir), then ini (relative to the ini file)."""
+    option = config.getoption(SEED_KEY, default=None)
+    if option:
+        return Path(config.invocation_params.dir, os.path.expanduser(option))
+    ini = str(config.getini(SEED_KEY) or "").strip()
+    if ini:
+        base = config.inipath.parent if config.inipath is not None else config.rootpath
+        return Path(base, os.path.expanduser(ini))
+    return None
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    from .profiles import DEFAULT_PROFILE
+
+    line = f"dockerimages: profile {_configured_profile(config) or DEFAULT_PROFILE}"
+    seed = _configured_seed(config)
+    if seed is not None:
+        line += f", seed {seed}"
+    return [line]
+
+
+# --------------------------------------------------------------------------- marker checks
+
+
+def _marker_problem(marker: pytest.Mark) -> str | None:
+    if marker.args:
+        return "takes keyword arguments only (images=, seed=, profile=)"
+    unknown = sorted(set(marker.kwargs) - set(MARKER_KEYWORDS))
+    if unknown:
+        return f"got unknown keyword(s) {', '.join(unknown)}; known: {', '.join(MARKER_KEYWORDS)}"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse a misspelt marker before anything runs: a typo must not silently mean defaults."""
+    for item in items:
+        for marker in item.iter_markers(MARKER):
+            problem = _marker_problem(marker)
+            if problem is not None:
+                raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.{MARKER}(...) {problem}")
+
+
+# --------------------------------------------------------------------------- fixtures
+
+#: Where dockerimages_fake leaves its daemon on the test item, for the call-phase error check.
+_DAEMON_KEY = pytest.StashKey["FakeDaemon"]()
+
+
+@pytest.fixture(scope="session")
+def _dockerimages_session_daemon() -> Iterator[FakeDaemon]:
+    """The one fake daemon server of this session (of this xdist worker): started once, reset per test."""
+    from .fakedaemon import FakeDaemon
+
+    daemon = FakeDaemon()
+    daemon.start()
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
+
+
+def _test_config(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """reset() arguments for this test: marker > option > ini > default, key by key."""
+    marker = request.node.get_closest_marker(MARKER)
+    kwargs = dict(marker.kwargs) if marker is not None else {}
+    if marker is not None:
+        problem = _marker_problem(marker)
+        if problem is not None:
+            pytest.fail(f"@pytest.mark.{MARKER}(...) {problem}", pytrace=False)
+    profile = kwargs.get("profile") or _configured_profile(request.config)
+    seed: Any = kwargs.get("seed")
+    if seed is not None and isinstance(seed, (str, os.PathLike)):
+        seed = Path(request.path.parent, os.path.expanduser(os.fspath(seed)))
+    elif seed is None:
+        seed = _configured_seed(request.config)
+    images = kwargs.get("images")
+    if images is None and seed is None:
+        from .defaults import default_images
+
+        images = default_images()
+    return {"images": images, "seed": seed, "profile": profile}
+
+
+@pytest.fixture
+def dockerimages_fake(_dockerimages_session_daemon: FakeDaemon, request: pytest.FixtureRequest) -> Iterator[FakeDaemon]:
+    """A running fake Docker daemon (`FakeDaemon`) with fresh state for this test.
+
+    Configure with `@pytest.mark.dockerimages(images=[...], seed="seed.yaml", profile="docker-26.1")`,
+    `--dockerimages-profile/--dockerimages-seed` or the ini keys.  Without a seed or images it holds
+    the built-in `default_images()`.  Change it with `.add/.remove/.tag/.clear`, inject faults with
+    `.fail_next/.delay_next/.drop_next`, read `.requests`.  The server is shared by the session and
+    reset before each test; an exception inside it fails the test.
+    """
+    daemon = _dockerimages_session_daemon
+    request.node.stash[_DAEMON_KEY] = daemon
+    config = _test_config(request)
+    from .profiles import UnknownProfile
+    from .seed import SeedError
+
+    try:
+        daemon.reset(**config)
+    except (SeedError, UnknownProfile) as exc:
+        pytest.fail(f"dockerimages: {exc}", pytrace=False)
+    try:
+        yield daemon
+    finally:
+        errors = list(daemon.errors)
+        daemon.errors.clear()
+        daemon.reset(images=())  # drop faults and state; nothing leaks into the next test
+    if errors:
+        raise errors[0]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Fail the test itself (not only its teardown) when the fake daemon raised while serving it."""
+    result = yield
+    daemon = item.stash.get(_DAEMON_KEY, None)
+    if daemon is not None and daemon.errors:
+        error = daemon.errors[0]
+        daemon.errors.clear()
+        raise error
+    return result
+
+
+def _target_host(request: pytest.FixtureRequest) -> str:
+    """The cassette's DOCKER_HOST for tests marked `dockerimages_cassette`, else the fake's."""
+    if request.node.get_closest_marker(CASSETTE_MARKER) is not None:
+        return str(request.getfixturevalue("dockerimages_cassette").docker_host)
+    return str(request.getfixturevalue("dockerimages_fake").docker_host)
+
+
+@pytest.fixture
+def dockerimages_host(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """DOCKER_HOST of the fake daemon (or of the cassette, for tests marked dockerimages_cassette).
+
+    For the test's duration DOCKER_HOST is set to it and DOCKER_CONTEXT, DOCKER_TLS_VERIFY,
+    DOCKER_CERT_PATH and DOCKER_API_VERSION are removed, so `docker` and `docker.from_env()`
+    reach the fake; everything is restored afterwards.
+    """
+    host = _target_host(request)
+    monkeypatch.setenv("DOCKER_HOST", host)
+    for name in CLEARED_ENV:
+        monkeypatch.delenv(name, raising=False)
+    return host
+
+
+@pytest.fixture
+def dockerimages_client(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A `docker.DockerClient` talking to the fake daemon (API version negotiated, as `auto`).
+
+    Skips when the docker SDK is not installed (fails instead when the CI env var is set).
+    """
+    try:
+        import docker
+    except ImportError:
+        from .realdaemon_fixture import skip_or_fail
+
+        skip_or_fail("the docker SDK for Python is not installed (pip install docker)")
+    client = docker.DockerClient(base_url=_target_host(request), version="auto", timeout=30)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def dockerimages_real_daemon(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A seeded real dockerd for the session (`RealDaemon`: .docker_host, .version, .store, ...).
+
+    Choose it with --dockerimages-real-daemon / ini dockerimages_real_daemon / env
+    DOCKERIMAGES_REAL_DAEMON.  Skips when the binaries are missing (fails when CI is set).
+    """
+    from .realdaemon_fixture import dockerimages_real_daemon_impl
+
+    yield from dockerimages_real_daemon_impl(request)
+
+
+def _reexport_cassette_fixtures() -> None:
+    """Expose the cassette module's fixtures from this plugin module, where pytest looks."""
+    if _cassette is None:
+        return
+    for name in getattr(_cassette, "__all__", dir(_cassette)):
+        value = getattr(_cassette, name, None)
+        # pytest >= 8.4 wraps fixtures in FixtureFunctionDefinition; older ones mark the function
+        is_fixture = type(value).__name__ == "FixtureFunctionDefinition" or hasattr(value, "_pytestfixturefunction")
+        if is_fixture and name not in globals():
+            globals()[name] = value
+
+
+_reexport_cassette_fixtures()

@@ -1,0 +1,597 @@
+"""`FakeDaemon`: the fake Docker daemon as one object a test can start, change and inspect.
+
+Why this layer exists: `Server` only speaks HTTP and `FakeBackend` only answers from a store.
+A test needs more: change the images while clients talk to the daemon (without any request
+ever seeing half a change), make the next request fail, stall or lose its connection, see what
+clients asked for, and delete images the way `docker rmi` does.  Each of those is a small
+wrapper backend, stacked in front of the `FakeBackend`:
+
+    Server -> _RequestLog -> _FaultInjector -> _ImageDeleteRoute -> FakeBackend (via _State)
+
+State changes are copy-on-write (`FakeBackend.update`), so a request reads one immutable
+`ImageStore` from start to end, whatever another thread changes meanwhile.
+"""
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Callable, Iterable, Literal, Mapping, TypeVar, Union
+from urllib.parse import unquote
+
+from .backends.fake import FakeBackend
+from .daemon import base_headers, error_response, split_version, version_error
+from .errors import DaemonError
+from .filters import resolve_image
+from .model import Image, ImageStore
+from .profiles import DEFAULT_PROFILE, Profile, get_profile
+from .query import bool_value, canonical_filters, filters_from_json, parse_form
+from .reference import DigestRef, Reference, ReferenceError, parse_any, parse_normalized
+from .render import encode
+from .seed import Seed, load_seed
+from .server import Server
+from .wire import Backend, Request, Response
+
+__all__ = [
+    "FakeDaemon",
+    "LoggedRequest",
+    "NoSuchImage",
+    "ImageLike",
+    "delete_image",
+]
+
+ImageLike = Union[Image, Mapping[str, Any]]
+SeedLike = Union[str, "os.PathLike[str]", Seed]
+ProfileLike = Union[str, Profile]
+Clock = Callable[[], int]
+_T = TypeVar("_T")
+
+_DELETE_ROUTE = re.compile(r"^/images/(.+)$")
+
+
+class NoSuchImage(DaemonError, LookupError):
+    """A helper (`remove`, `tag`) was given a reference no image has: a 404 as the daemon says it."""
+
+
+# --------------------------------------------------------------------------- state holder
+
+
+class _State:
+    """The current `FakeBackend`, replaceable as a whole (reset) or changed in place (update).
+
+    One lock orders every change, so an `add` cannot land on a backend a concurrent `reset`
+    has just thrown away.  Readers (requests) take `self.fake` once and never lock.
+    """
+
+    def __init__(self, fake: FakeBackend) -> None:
+        self.fake = fake
+        self.lock = threading.RLock()
+
+    def change(self, fn: Callable[[ImageStore, Profile], tuple[ImageStore, _T]]) -> _T:
+        """Apply a pure change `fn(store, profile) -> (new_store, result)`; return `result`.
+
+        If `fn` raises, the store is left as it was."""
+        with self.lock:
+            fake = self.fake
+            box: list[_T] = []
+
+            def apply(store: ImageStore) -> ImageStore:
+                new_store, result = fn(store, fake.profile)
+                box.append(result)
+                return new_store
+
+            fake.update(apply)
+            return box[0]
+
+    def replace(self, fake: FakeBackend) -> None:
+        with self.lock:
+            self.fake = fake
+
+
+# --------------------------------------------------------------------------- DELETE /images
+
+
+def _short(image_id: str) -> str:
+    return image_id.split(":", 1)[-1][:12]
+
+
+def _is_id_prefix(image_id: str, value: str) -> bool:
+    """isImageIDPrefix: the caller named the image by (a prefix of) its id, not by a reference."""
+    return image_id.startswith(value) or image_id.split(":", 1)[-1].startswith(value)
+
+
+def _references(image: Image) -> list[Reference]:
+    """Tags and digests, in the reference store's lexical order."""
+    return sorted((*image.tags, *image.digests), key=lambda r: r.familiar)
+
+
+def _single_reference(refs: list[Reference]) -> bool:
+    """isSingleReference: all in one repository and at most one tag."""
+    return len({r.name for r in refs}) <= 1 and sum(1 for r in refs if r.digest is None) <= 1
+
+
+def _conflict(image: Image, store: ImageStore, *, soft: bool,
+              references: bool = True) -> tuple[DaemonError, bool] | None:
+    """checkImageDeleteConflict: (409 error, whether a container is the reason) or None.
+
+    Containers in the model are treated as stopped ones (a soft conflict `force` overrides);
+    dependent child images are a hard conflict even with `force`."""
+    short = _short(image.id)
+    if store.has_children(image.id):
+        return DaemonError(409, f"conflict: unable to delete {short} (cannot be forced) - "
+                                "image has dependent child images"), False
+    if not soft:
+        return None
+    if references and _references(image):
+        return DaemonError(409, f"conflict: unable to delete {short} (must be forced) - "
+                                "image is referenced in multiple repositories"), False
+    if image.containers:
+        return DaemonError(409, f"conflict: unable to delete {short} (must be forced) - "
+                                f"image is being used by stopped container {image.containers[0][:12]}"), True
+    return None
+
+
+def _untag_all(store: ImageStore, image_id: str, records: list[dict[str, str]]) -> ImageStore:
+    for ref in _references(store.by_id[image_id]):
+        store = store.untagged(store.by_id[image_id], ref)
+        records.append({"Untagged": ref.familiar})
+    return store
+
+
+def _delete_helper(store: ImageStore, image_id: str, records: list[dict[str, str]], *,
+                   force: bool, prune: bool, quiet: bool) -> ImageStore:
+    """imageDeleteHelper: delete the image (and, pruning, its dangling parents) or refuse."""
+    image = store.by_id[image_id]
+    found = _conflict(image, store, soft=not force)
+    if found is not None:
+        error, used = found
+        dangling = not _references(image) and not store.has_children(image_id)
+        if quiet and (not dangling or used):
+            return store
+        raise error
+    store = _untag_all(store, image_id, records)
+    store = store.without(image_id)
+    records.append({"Deleted": image_id})
+    if prune and image.parent and image.parent in store.by_id:
+        return _delete_helper(store, image.parent, records, force=False, prune=True, quiet=True)
+    return store
+
+
+def delete_image(store: ImageStore, value: str, profile: Profile, *, force: bool = False,
+                 prune: bool = True) -> tuple[ImageStore, list[dict[str, str]]]:
+    """`DELETE /images/{value}` as the graphdriver daemon decides it: new store and the records.
+
+    A reference (`repo:tag`, `repo@digest`) is untagged; the image goes when that was its last
+    reference (digests of the same repository go with the last tag of that repository).  An id
+    removes the image with all its references when they are in one repository (or with
+    `force`).  409 for dependent child images (even with force), for stopped containers and for
+    references in several repositories (without force); 404 `No such image: x:latest`.
+    Simplifications: `Deleted` lists only image ids (no layer chain ids), and the containerd
+    store follows the same rules.
+    """
+    image = resolve_image(store, value, profile)
+    records: list[dict[str, str]] = []
+    refs = _references(image)
+    if _is_id_prefix(image.id, value):
+        if _single_reference(refs):
+            found = _conflict(image, store, soft=not force, references=False)
+            if found is not None:
+                raise found[0]
+            store = _untag_all(store, image.id, records)
+        store = _delete_helper(store, image.id, records, force=force, prune=prune, quiet=False)
+        return store, records
+    try:
+        parsed = parse_any(value)
+    except ReferenceError as exc:  # resolve_image accepted it, so this does not happen
+        raise DaemonError(400, str(exc)) from None
+    if isinstance(parsed, DigestRef):  # a full id is handled above; keep mypy content
+        raise DaemonError(404, f"No such image: {value}")
+    ref = parsed.with_default_tag()
+    if not force and _single_reference(refs) and image.containers:
+        raise DaemonError(409, f'conflict: unable to remove repository reference "{value}" (must force) - '
+                               f"container {image.containers[0][:12]} is using its referenced image "
+                               f"{_short(image.id)}")
+    store = store.untagged(image, ref)
+    records.append({"Untagged": ref.familiar})
+    current = store.by_id[image.id]
+    if ref.digest is None and not any(t.name == ref.name for t in current.tags):
+        for digest in [d for d in _references(current) if d.digest is not None and d.name == ref.name]:
+            store = store.untagged(store.by_id[image.id], digest)
+            records.append({"Untagged": digest.familiar})
+    if _references(store.by_id[image.id]):
+        return store, records
+    store = _delete_helper(store, image.id, records, force=force, prune=prune, quiet=True)
+    return store, records
+
+
+class _ImageDeleteRoute:
+    """Adds `DELETE /images/{name}?force=&noprune=` (the daemon routes only read images)."""
+
+    def __init__(self, state: _State) -> None:
+        self._state = state
+
+    def handle(self, request: Request) -> Response:
+        version, route = split_version(request.path)
+        match = _DELETE_ROUTE.match(route) if request.method == "DELETE" else None
+        if match is None:
+            return self._state.fake.handle(request)
+        profile = self._state.fake.profile
+        error = version_error(profile, version or profile.api_max)
+        if error is not None:
+            return error_response(profile, version, error, experimental=False)
+        try:
+            form = parse_form(request.raw_query)
+            force = bool_value(form.get("force"))
+            prune = not bool_value(form.get("noprune"))
+            name = unquote(match.group(1))
+            records = self._state.change(
+                lambda store, prof: delete_image(store, name, prof, force=force, prune=prune))
+        except DaemonError as err:
+            return error_response(profile, version, err)
+        headers = base_headers(profile) + [("Docker-Experimental", "false"), ("Content-Type", "application/json")]
+        return Response(200, sorted(headers, key=lambda h: h[0]), encode(records))
+
+
+# --------------------------------------------------------------------------- faults
+
+
+@dataclass
+class _Fault:
+    kind: Literal["fail", "delay", "drop"]
+    remaining: int
+    path: str | None
+    status: int = 500
+    message: str = ""
+    seconds: float = 0.0
+
+    def matches(self, path: str) -> bool:
+        return self.path is None or self.path == path or fnmatch.fnmatchcase(path, self.path)
+
+
+class _FaultInjector:
+    """Makes the next matching requests fail, stall or lose their connection.
+
+    A rule with `path=None` matches any request (the clients' `/_ping` too); otherwise the
+    unversioned path must equal it or match it as a glob (`/images/*`).  A delay and a
+    failure may both apply to the same request; the delay comes first.
+    """
+
+    def __init__(self, inner: Backend, state: _State) -> None:
+        self._inner = inner
+        self._state = state
+        self._faults: list[_Fault] = []
+        self._lock = threading.Lock()
+        self.cancel = threading.Event()  # set on stop: pending delays end at once
+
+    def add(self, fault: _Fault) -> None:
+        with self._lock:
+            self._faults.append(fault)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def pending(self) -> int:
+        with self._lock:
+            return sum(f.remaining for f in self._faults)
+
+    def _take(self, path: str, kinds: tuple[str, ...]) -> _Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.kind in kinds and fault.matches(path):
+                    fault.remaining -= 1
+                    if fault.remaining <= 0:
+                        self._faults.remove(fault)
+                    return fault
+        return None
+
+    def handle(self, request: Request) -> Response:
+        version, path = split_version(unquote(request.path))
+        delay = self._take(path, ("delay",))
+        if delay is not None:
+            self.cancel.wait(delay.seconds)
+        fault = self._take(path, ("fail", "drop"))
+        if fault is None:
+            return self._inner.handle(request)
+        if fault.kind == "drop":
+            return Response(500, drop_connection=True)
+        profile = self._state.fake.profile
+        return error_response(profile, version, DaemonError(fault.status, fault.message))
+
+
+# --------------------------------------------------------------------------- request log
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One request the fake daemon answered, as a test wants to assert on it.
+
+    `path` has no `/v1.xx` prefix (`api_version` holds it, None when unversioned); `query` maps
+    each key to all its values, parsed as the daemon parses; `filters` is the canonical form of
+    the `filters` parameter (key -> sorted values), the same whichever JSON form the client sent
+    (`{"dangling":{"true":true}}` or `{"dangling":["true"]}`), `{}` when absent or unparsable.
+    """
+
+    method: str
+    path: str
+    api_version: str | None
+    query: dict[str, list[str]] = field(hash=False)
+    filters: dict[str, list[str]] = field(hash=False)
+    status: int = 0
+    target: str = ""
+
+
+def _parse_logged(request: Request, profile: Profile, status: int) -> LoggedRequest:
+    version, path = split_version(unquote(request.path))
+    raw = request.raw_query
+    try:
+        query = {k: list(v) for k, v in parse_form(raw).values.items()}
+    except DaemonError:  # the daemon refuses it; still show what was sent
+        query = {k: list(v) for k, v in urllib.parse.parse_qs(raw, keep_blank_values=True).items()}
+    filters: dict[str, list[str]] = {}
+    text = query.get("filters", [""])[0]
+    if text:
+        try:
+            filters = canonical_filters(filters_from_json(text, profile))
+        except DaemonError:
+            filters = {}
+    return LoggedRequest(request.method, path, version, query, filters, status, request.target)
+
+
+class _RequestLog:
+    """Records every request (after it is answered, with its status), thread-safe."""
+
+    def __init__(self, inner: Backend, state: _State) -> None:
+        self._inner = inner
+        self._state = state
+        self._entries: list[LoggedRequest] = []
+        self._lock = threading.Lock()
+
+    def handle(self, request: Request) -> Response:
+        status = 500
+        try:
+            response = self._inner.handle(request)
+            status = 0 if response.drop_connection else response.status
+            return response
+        finally:
+            entry = _parse_logged(request, self._state.fake.profile, status)
+            with self._lock:
+                self._entries.append(entry)
+
+    def entries(self) -> list[LoggedRequest]:
+        with self._lock:
+            return list(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+# --------------------------------------------------------------------------- FakeDaemon
+
+
+def _coerce_image(value: ImageLike, where: str) -> Image:
+    if isinstance(value, Image):
+        return value
+    if isinstance(value, Mapping):
+        return Image.from_dict(value, where)
+    raise TypeError(f"{where}: expected an Image or a dict of Image fields, got {type(value).__name__}")
+
+
+def _read_seed(seed: SeedLike) -> Seed:
+    return seed if isinstance(seed, Seed) else load_seed(seed)
+
+
+class FakeDaemon:
+    """A fake Docker daemon on a private unix socket (or loopback TCP port) for one test run.
+
+    `FakeDaemon(images=[...], seed="seed.yaml", profile="docker-26.1")`; use it as a context
+    manager or call `start()`/`stop()`.  Point clients at `.docker_host`.  The profile is the
+    one given, else the seed's, else `DEFAULT_PROFILE`; `images` are added after the seed's.
+    `clock` returns nanoseconds since the epoch (the `until` filter and containerd record times
+    read it); it defaults to `time.time_ns`.
+    """
+
+    def __init__(self, images: Iterable[ImageLike] | None = None, seed: SeedLike | None = None,
+                 profile: ProfileLike | None = None, transport: Literal["unix", "tcp"] = "unix",
+                 unix_path: str | os.PathLike[str] | None = None, clock: Clock | None = None, *,
+                 host: str = "127.0.0.1", port: int = 0) -> None:
+        self._explicit_profile = get_profile(profile) if profile is not None else None
+        self._clock: Clock = clock or time.time_ns
+        self._state = _State(self._build(images, seed, None))
+        self._faults = _FaultInjector(_ImageDeleteRoute(self._state), self._state)
+        self._log = _RequestLog(self._faults, self._state)
+        self._server = Server(self._log, transport=transport, unix_path=unix_path, host=host, port=port)
+
+    # ---- configuration ------------------------------------------------------------------
+
+    def _build(self, images: Iterable[ImageLike] | None, seed: SeedLike | None,
+               profile: ProfileLike | None) -> FakeBackend:
+        """A fresh backend: the seed's images, then `images`; profile given > explicit > seed > default."""
+        loaded = _read_seed(seed) if seed is not None else None
+        found = list(loaded.images) if loaded is not None else []
+        found += [_coerce_image(image, f"images[{i}]") for i, image in enumerate(images or ())]
+        if profile is not None:
+            chosen = get_profile(profile)
+        elif self._explicit_profile is not None:
+            chosen = self._explicit_profile
+        else:
+            chosen = get_profile(loaded.profile if loaded is not None and loaded.profile else DEFAULT_PROFILE)
+        return FakeBackend(ImageStore(found, loaded_at_ns=self._clock()), chosen, self._clock)
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> FakeDaemon:
+        """Listen; returns once clients can connect."""
+        self._faults.cancel.clear()
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving: end pending delays, join every thread, remove the socket. Idempotent."""
+        self._faults.cancel.set()
+        self._server.stop()
+
+    def __enter__(self) -> FakeDaemon:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._server.running
+
+    @property
+    def docker_host(self) -> str:
+        """`unix:///...sock` or `tcp://127.0.0.1:PORT`: the value for DOCKER_HOST."""
+        return self._server.docker_host
+
+    @property
+    def base_url(self) -> str:
+        """URL prefix for `unixhttp.session_for` (and plain HTTP clients over TCP)."""
+        return self._server.base_url
+
+    @property
+    def server(self) -> Server:
+        return self._server
+
+    @property
+    def errors(self) -> list[BaseException]:
+        """Exceptions raised while answering requests (each was answered with a 500)."""
+        return self._server.errors
+
+    def check_errors(self) -> None:
+        """Re-raise the first exception raised in a server thread, if any."""
+        self._server.check_errors()
+
+    # ---- state --------------------------------------------------------------------------
+
+    @property
+    def profile(self) -> Profile:
+        return self._state.fake.profile
+
+    @property
+    def store(self) -> ImageStore:
+        """The current immutable store (one consistent snapshot)."""
+        return self._state.fake.store
+
+    @property
+    def images(self) -> list[Image]:
+        """The images held now, in store order."""
+        return list(self._state.fake.store.images)
+
+    def add(self, *images: ImageLike) -> list[Image]:
+        """Add images (an `Image` or a dict of its fields); a tag another image had moves here."""
+        parsed = [_coerce_image(image, f"images[{i}]") for i, image in enumerate(images)]
+        self._state.change(lambda store, _p: (store.added(*parsed), None))
+        return parsed
+
+    def remove(self, ref: str) -> list[dict[str, str]]:
+        """Remove like `docker rmi --force --no-prune`; returns the daemon's records.
+
+        An id or short id removes the image with all its references; a reference removes that
+        reference only, and the image with it when nothing else refers to it (an image with
+        child images then stays, untagged).  Unknown -> `NoSuchImage`; an image with child
+        images named by id -> `DaemonError` 409."""
+        def change(store: ImageStore, profile: Profile) -> tuple[ImageStore, list[dict[str, str]]]:
+            return delete_image(store, ref, profile, force=True, prune=False)
+
+        return self._change_or_raise(change)
+
+    def tag(self, ref: str, new_ref: str) -> Image:
+        """`docker tag ref new_ref`: the tag moves here from any image that had it."""
+        try:
+            target = parse_normalized(new_ref).with_default_tag()
+        except ReferenceError as exc:
+            raise ValueError(f"{new_ref!r}: {exc}") from None
+        if target.digest is not None:
+            raise ValueError(f"{new_ref!r}: refusing to create a tag with a digest reference")
+
+        def change(store: ImageStore, profile: Profile) -> tuple[ImageStore, Image]:
+            image = resolve_image(store, ref, profile)
+            new_store = store.tagged(image, target)
+            return new_store, new_store.by_id[image.id]
+
+        return self._change_or_raise(change)
+
+    def clear(self) -> None:
+        """Remove every image (the profile stays)."""
+        self._state.change(lambda store, _p: (ImageStore((), store.loaded_at_ns), None))
+
+    def load_seed(self, path: SeedLike) -> None:
+        """Replace the images with a seed's; its profile applies only if none was given."""
+        with self._state.lock:
+            current = self._state.fake.profile
+            loaded = _read_seed(path)
+            keep = self._explicit_profile is None and not loaded.profile
+            self._state.replace(self._build(None, loaded, current if keep else None))
+
+    def reset(self, images: Iterable[ImageLike] | None = None, *, seed: SeedLike | None = None,
+              profile: ProfileLike | None = None) -> None:
+        """Fresh state without restarting the server: new images and profile, no pending
+        faults, an empty request log and no recorded server errors."""
+        backend = self._build(images, seed, profile)
+        with self._state.lock:
+            self._faults.clear()
+            self._state.replace(backend)
+            self._log.clear()
+            self._server.errors.clear()
+
+    def _change_or_raise(self, fn: Callable[[ImageStore, Profile], tuple[ImageStore, _T]]) -> _T:
+        try:
+            return self._state.change(fn)
+        except DaemonError as err:
+            if err.status == 404:
+                raise NoSuchImage(404, err.message) from None
+            raise
+
+    # ---- faults -------------------------------------------------------------------------
+
+    def fail_next(self, n: int = 1, status: int = 500,
+                  message: str = "fake daemon: injected failure", path: str | None = None) -> None:
+        """Answer the next `n` matching requests with `status` and the daemon's error body."""
+        if not 400 <= status <= 599:
+            raise ValueError(f"status must be an HTTP error status (400-599), got {status}")
+        self._faults.add(_Fault("fail", _count(n), path, status=status, message=message))
+
+    def delay_next(self, seconds: float, n: int = 1, path: str | None = None) -> None:
+        """Hold the next `n` matching requests for `seconds` before answering (stop ends it)."""
+        if seconds < 0:
+            raise ValueError(f"seconds must be >= 0, got {seconds}")
+        self._faults.add(_Fault("delay", _count(n), path, seconds=float(seconds)))
+
+    def drop_next(self, n: int = 1, path: str | None = None) -> None:
+        """Close the connection of the next `n` matching requests without any answer."""
+        self._faults.add(_Fault("drop", _count(n), path))
+
+    @property
+    def pending_faults(self) -> int:
+        """How many injected faults have not been used yet."""
+        return self._faults.pending()
+
+    # ---- request log --------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[LoggedRequest]:
+        """Every request answered since start/reset/clear_requests, oldest first."""
+        return self._log.entries()
+
+    def clear_requests(self) -> None:
+        self._log.clear()
+
+    def __repr__(self) -> str:
+        where = self.docker_host if self.running else "stopped"
+        return f"<FakeDaemon {where} profile={self.profile.name} images={len(self.store)}>"
+
+
+def _count(n: int) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    return n
