@@ -245,7 +245,8 @@ def _tcp_request(
 
 def _die_with_parent() -> None:
     """preexec_fn: ask the kernel to SIGTERM the child if the test process dies (PR_SET_PDEATHSIG),
-    so a crashed or SIGKILLed pytest does not leave a dockerd behind. Best effort."""
+    so a crashed or SIGKILLed pytest does not leave a dockerd behind. Best effort. The signal
+    follows the *thread* that forked: start daemons from a long-lived thread (pytest's main one)."""
     with contextlib.suppress(Exception):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # 1 == PR_SET_PDEATHSIG
 
