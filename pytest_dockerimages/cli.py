@@ -1,0 +1,226 @@
+"""`dockerimages` command line: serve a fake Docker daemon outside pytest (and cassette tools).
+
+Why a CLI: to point any client (a shell script, a Go program, `docker images` itself) at the
+fake without writing Python.  `serve` prints `DOCKER_HOST=<url>` as its first line once it
+accepts connections, so a wrapper can `read` that line and export it.
+
+Every expected failure is one sentence with what to do next, exit code 2; `--debug` shows the
+traceback instead.  Subcommands set `func` (via `set_defaults`) to a callable `(args) -> int`.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import signal
+import sys
+import threading
+from types import FrameType
+from typing import Any, Callable, Sequence
+
+__all__ = ["CliError", "main", "build_parser"]
+
+EXIT_USAGE = 2
+
+_SERVE_EPILOG = """\
+examples:
+  dockerimages serve                               # built-in images, private unix socket
+  dockerimages serve --seed images.yaml --profile docker-26.1
+  dockerimages serve --tcp 127.0.0.1:2375
+  dockerimages serve --unix /tmp/fake.sock &       # then, in the same shell:
+  DOCKER_HOST=unix:///tmp/fake.sock docker images
+
+The first line on stdout is DOCKER_HOST=<url>; stop with Ctrl-C or SIGTERM.
+"""
+
+_PROFILES_EPILOG = """\
+example:
+  dockerimages profiles        # name, engine version, store, API versions
+"""
+
+
+class CliError(Exception):
+    """An expected failure: `message` says what went wrong, `hint` what to do next."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        text = self.message.rstrip(".")
+        return f"{text}; {self.hint}" if self.hint else text
+
+
+# --------------------------------------------------------------------------- serve
+
+
+def _parse_tcp(value: str) -> tuple[str, int]:
+    """`HOST:PORT` or `[v6]:PORT` -> (host, port)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT (e.g. 127.0.0.1:2375), got {value!r}")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    number = int(port)
+    if number > 65535:
+        raise argparse.ArgumentTypeError(f"port {number} is out of range (0-65535)")
+    return host, number
+
+
+def _build_cassette_server(args: argparse.Namespace, where: dict[str, Any]) -> Any:
+    if args.seed or args.profile:
+        raise CliError("--cassette replays recorded answers and cannot be combined with --seed or --profile",
+                       "drop --seed/--profile")
+    if importlib.util.find_spec("pytest_dockerimages.backends.replay") is None:
+        raise CliError("cassette replay is not available in this installation (no backends.replay module)",
+                       "upgrade pytest-dockerimages or serve a --seed file instead")
+    from .backends.replay import ReplayBackend
+    from .server import Server
+
+    try:
+        backend = ReplayBackend.from_file(args.cassette)
+    except OSError as exc:
+        raise CliError(f"cannot read cassette {args.cassette}: {exc.strerror or exc}",
+                       "check the path") from exc
+    return Server(backend, **where)
+
+
+def _build_fake(args: argparse.Namespace, where: dict[str, Any]) -> Any:
+    from .defaults import default_images
+    from .fakedaemon import FakeDaemon
+    from .profiles import UnknownProfile
+    from .seed import SeedError
+
+    images = None if args.seed else default_images()
+    try:
+        return FakeDaemon(images=images, seed=args.seed, profile=args.profile, **where)
+    except SeedError as exc:
+        raise CliError(f"bad seed file: {exc}", "fix the file or run without --seed") from exc
+    except UnknownProfile as exc:
+        raise CliError(str(exc), "pick one of those names") from exc
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .server import ServerError
+
+    where: dict[str, Any] = {}
+    if args.tcp is not None:
+        where = {"transport": "tcp", "host": args.tcp[0], "port": args.tcp[1]}
+    elif args.unix is not None:
+        where = {"transport": "unix", "unix_path": args.unix}
+    try:
+        daemon = _build_cassette_server(args, where) if args.cassette else _build_fake(args, where)
+        daemon.start()
+    except (ServerError, ValueError, OSError) as exc:
+        raise CliError(f"cannot listen: {exc}", "choose another --unix path or --tcp port") from exc
+    stop = threading.Event()
+    previous = _install_stop_handlers(stop)
+    try:
+        print(f"DOCKER_HOST={daemon.docker_host}", flush=True)
+        profile = getattr(daemon, "profile", None)
+        if profile is not None:
+            print(f"dockerimages: serving {len(daemon.images)} images as {profile.name}; "
+                  "stop with Ctrl-C", file=sys.stderr, flush=True)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        daemon.stop()
+        _restore_handlers(previous)
+    for error in getattr(daemon, "errors", ()):
+        print(f"dockerimages: a request failed inside the fake daemon: {type(error).__name__}: {error}",
+              file=sys.stderr)
+    return 0
+
+
+_Handler = Callable[[int, FrameType | None], Any] | int | None
+
+
+def _install_stop_handlers(stop: threading.Event) -> dict[int, _Handler]:
+    """SIGINT and SIGTERM end the serve loop (and so remove the socket) instead of killing us."""
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous: dict[int, _Handler] = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        previous[signum] = signal.getsignal(signum)
+        signal.signal(signum, handler)
+    return previous
+
+
+def _restore_handlers(previous: dict[int, _Handler]) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+
+
+def _profiles(args: argparse.Namespace) -> int:
+    from .profiles import DEFAULT_PROFILE, PROFILES
+
+    for name, profile in PROFILES.items():
+        mark = " (default)" if name == DEFAULT_PROFILE else ""
+        print(f"{name}\tDocker {profile.engine_version}\t{profile.store}\t"
+              f"API {profile.api_min}-{profile.api_max}{mark}")
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the traceback of an error")
+    parser = argparse.ArgumentParser(
+        prog="dockerimages", parents=[], description="A fake Docker daemon for GET /images/json.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  dockerimages serve --seed images.yaml\n\n"
+               "Run 'dockerimages <command> --help' for a command's options.")
+    parser.add_argument("--debug", action="store_true", default=False, help="show the traceback of an error")
+    subparsers = parser.add_subparsers(dest="command", metavar="<command>")
+    subparsers.required = True
+
+    serve = subparsers.add_parser(
+        "serve", parents=[common], help="serve a fake daemon until Ctrl-C/SIGTERM",
+        description="Serve a fake Docker daemon; prints DOCKER_HOST=<url> first.",
+        epilog=_SERVE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    serve.add_argument("--seed", metavar="FILE", help="seed file (YAML or JSON) with the images to serve")
+    serve.add_argument("--profile", metavar="NAME", help="daemon profile (see 'dockerimages profiles')")
+    where = serve.add_mutually_exclusive_group()
+    where.add_argument("--unix", metavar="PATH", help="unix socket path (default: a private temp dir)")
+    where.add_argument("--tcp", metavar="HOST:PORT", type=_parse_tcp, help="loopback TCP address instead")
+    serve.add_argument("--cassette", metavar="FILE", help="replay a recorded cassette instead of fake data")
+    serve.set_defaults(func=_serve)
+
+    profiles = subparsers.add_parser(
+        "profiles", parents=[common], help="list the daemon profiles",
+        description="List the daemon profiles the fake can answer as.",
+        epilog=_PROFILES_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    profiles.set_defaults(func=_profiles)
+
+    if importlib.util.find_spec("pytest_dockerimages.cli_cassette") is not None:
+        importlib.import_module("pytest_dockerimages.cli_cassette").register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 2 usage or input error)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if getattr(args, "debug", False):
+            raise
+        if isinstance(exc, CliError):
+            text = str(exc)
+        else:
+            text = (f"{type(exc).__name__}: {exc}; run again with --debug for the traceback "
+                    "and report it if it looks like a bug")
+        print(f"dockerimages {args.command}: error: {' '.join(text.split())}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
