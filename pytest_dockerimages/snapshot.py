@@ -1,0 +1,143 @@
+"""Snapshot: everything a real daemon holds, as a seed the fake loads, with the detected profile.
+
+`build_images` and `detect_profile` are pure; `take_snapshot` does the HTTP at the edge.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+from .model import Image
+from .profiles import version_tuple
+from .seed import Seed
+
+NONE_TAG, NONE_DIGEST = "<none>:<none>", "<none>@<none>"
+CONTAINERD_SNAPSHOTTER = "io.containerd.snapshotter.v1"
+
+
+class SnapshotError(RuntimeError):
+    """The daemon could not be read; the message says which request failed."""
+
+
+def image_store_of(info: Mapping[str, Any]) -> str:
+    """/info -> "containerd" when the containerd snapshotter serves images, else "graphdriver"."""
+    for pair in info.get("DriverStatus") or []:
+        if len(pair) == 2 and pair[0] == "driver-type" and pair[1] == CONTAINERD_SNAPSHOTTER:
+            return "containerd"
+    return "graphdriver"
+
+
+# Engine release (major, minor) from which a profile applies; the newest row not above the engine wins.
+_PROFILE_FLOORS = [((0, 0), "docker-20.10"), ((21, 0), "docker-26.1"), ((28, 0), "docker-28.1"), ((29, 0), "docker-29.7")]
+
+
+def detect_profile(version: Mapping[str, Any], info: Mapping[str, Any]) -> str:
+    """The profile closest to a daemon, from its /version and /info documents."""
+    engine = str(version.get("Version", "0"))
+    numbers = tuple(int(p) for p in engine.split("+")[0].split("-")[0].split(".")[:2] if p.isdigit())
+    name = _PROFILE_FLOORS[0][1]
+    for floor, candidate in _PROFILE_FLOORS:
+        if numbers >= floor:
+            name = candidate
+    if image_store_of(info) == "containerd" and name != "docker-20.10":
+        name += "-containerd"
+    return name
+
+
+def _layer_sizes(images: Sequence[tuple[tuple[str, ...], int]]) -> dict[tuple[str, ...], int]:
+    """Size of each layer chain prefix: known where some image ends exactly there, else inferred.
+
+    The API exposes only each image's total size; a layer's own size is the difference between the
+    totals of the images ending at it and at its parent chain.
+    """
+    totals = {layers: size for layers, size in images}
+    sizes: dict[tuple[str, ...], int] = {}
+    for layers, size in images:
+        previous_total = 0
+        for k in range(1, len(layers) + 1):
+            prefix = layers[:k]
+            total = totals.get(prefix)
+            if total is None:
+                continue
+            sizes.setdefault(prefix, max(total - previous_total, 0))
+            previous_total = total
+    return sizes
+
+
+def build_images(listing: Sequence[Mapping[str, Any]], inspects: Mapping[str, Mapping[str, Any]],
+                 store: str) -> list[Image]:
+    """Images from an all=1 listing plus the inspect document of each (keyed by Id)."""
+    chains: list[tuple[tuple[str, ...], int]] = []
+    for summary in listing:
+        layers = tuple((inspects.get(summary["Id"], {}).get("RootFS") or {}).get("Layers") or ())
+        chains.append((layers, int(summary.get("Size", 0))))
+    chain_sizes = _layer_sizes(chains)
+    images = []
+    for summary, (layers, size) in zip(listing, chains):
+        inspect = inspects.get(summary["Id"], {})
+        tags = [t for t in summary.get("RepoTags") or [] if t != NONE_TAG]
+        if store == "containerd":
+            digests = [t for t in tags if "@" in t]
+            tags = [t for t in tags if "@" not in t]
+        else:
+            digests = [d for d in summary.get("RepoDigests") or [] if d != NONE_DIGEST]
+        layer_list = []
+        for k in range(1, len(layers) + 1):
+            layer_list.append({"digest": layers[k - 1], "size": chain_sizes.get(layers[:k], 0)})
+        known = sum(layer["size"] for layer in layer_list)
+        if layer_list and known != size:  # put what no other image explains on the top layer
+            layer_list[-1]["size"] = max(layer_list[-1]["size"] + size - known, 0)
+        created: Any = inspect.get("Created") or summary.get("Created", 0)
+        if created == "0001-01-01T00:00:00Z":
+            created = None
+        images.append(Image(
+            id=summary["Id"], tags=tags, digests=digests, labels=summary.get("Labels"), created=created,
+            parent=summary.get("ParentId") or "", size=size, layers=layer_list or None,
+            os=inspect.get("Os", "linux"), architecture=inspect.get("Architecture", "amd64"),
+            containers=None,
+        ))
+    return images
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    seed: Seed
+    version: Mapping[str, Any]
+    info: Mapping[str, Any]
+    api_version: str
+
+
+Fetch = Callable[[str], Any]
+
+
+def snapshot_with(fetch: Fetch, progress: Callable[[str], None] = lambda _: None) -> Snapshot:
+    """Read a daemon through `fetch(path) -> parsed JSON`; pure apart from what fetch does."""
+    version = fetch("/version")
+    info = fetch("/info")
+    api = str(version.get("ApiVersion", "1.41"))
+    query = "all=1&shared-size=1" if version_tuple(api) >= (1, 42) else "all=1"
+    listing = fetch(f"/v{api}/images/json?{query}")
+    inspects = {}
+    for n, summary in enumerate(listing, 1):
+        progress(f"inspect {n}/{len(listing)}")
+        inspects[summary["Id"]] = fetch(f"/v{api}/images/{summary['Id']}/json")
+    store = image_store_of(info)
+    profile = detect_profile(version, info)
+    return Snapshot(Seed(tuple(build_images(listing, inspects, store)), profile), version, info, api)
+
+
+def take_snapshot(docker_host: str, progress: Callable[[str], None] = lambda _: None) -> Snapshot:
+    """Snapshot the daemon at `docker_host` (unix:// or tcp://)."""
+    from .unixhttp import request
+
+    def fetch(path: str) -> Any:
+        try:
+            status, _, body = request(docker_host, "GET", path, timeout=60)
+        except OSError as exc:
+            raise SnapshotError(f"cannot reach the daemon at {docker_host}: {exc}") from None
+        if status != 200:
+            raise SnapshotError(f"GET {path} on {docker_host} answered {status}: {body[:200]!r}")
+        return json.loads(body)
+
+    return snapshot_with(fetch, progress)

@@ -1,0 +1,74 @@
+"""Snapshot's pure parts: profile detection and rebuilding images from a listing plus inspects."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from golden_replay import load
+from pytest_dockerimages.daemon import respond
+from pytest_dockerimages.model import ImageStore
+from pytest_dockerimages.profiles import get_profile
+from pytest_dockerimages.seed import parse_seed
+from pytest_dockerimages.snapshot import build_images, detect_profile, snapshot_with
+from pytest_dockerimages.wire import Request
+
+C8D = {"Driver": "native", "DriverStatus": [["driver-type", "io.containerd.snapshotter.v1"]]}
+
+
+@pytest.mark.parametrize(("version", "info", "profile"), [
+    ("20.10.24+dfsg1", {"Driver": "vfs"}, "docker-20.10"),
+    ("26.1.5+dfsg1", {"Driver": "vfs"}, "docker-26.1"),
+    ("26.1.5+dfsg1", C8D, "docker-26.1-containerd"),
+    ("27.5.1", {}, "docker-26.1"),
+    ("28.5.2", C8D, "docker-28.1-containerd"),
+    ("29.7.2", {}, "docker-29.7"),
+    ("30.0.0", C8D, "docker-29.7-containerd"),
+])
+def test_detect_profile(version: str, info: dict[str, object], profile: str) -> None:
+    assert detect_profile({"Version": version}, info) == profile
+
+
+def _daemon_fetch(profile: str):  # type: ignore[no-untyped-def]
+    """A fetch() answering like the captured daemon: the golden seed served by the model."""
+    golden = load(profile)
+    store = ImageStore(parse_seed(golden["seed"]).images)
+    info = C8D if "containerd" in profile else {"Driver": "vfs", "DriverStatus": None}
+
+    def fetch(path: str) -> object:
+        if path == "/info":
+            return info
+        response = respond(store, get_profile(profile), Request("GET", path), 0)
+        assert response.status == 200, (path, response.body)
+        return json.loads(response.body)
+    return golden, fetch
+
+
+@pytest.mark.parametrize("profile", ["docker-20.10", "docker-26.1", "docker-26.1-containerd"])
+def test_snapshot_round_trip_keeps_every_image(profile: str) -> None:
+    golden, fetch = _daemon_fetch(profile)
+    snap = snapshot_with(fetch)
+    assert snap.seed.profile == profile
+    original = {i.id: i for i in parse_seed(golden["seed"]).images}
+    rebuilt = {i.id: i for i in snap.seed.images}
+    assert set(rebuilt) == set(original)
+    for image_id, image in original.items():
+        again = rebuilt[image_id]
+        assert (again.tags, again.digests, again.labels, again.parent, again.size, again.created_ns) == (
+            image.tags, image.digests, image.labels, image.parent, image.size, image.created_ns)
+
+
+def test_layer_sizes_are_inferred_so_shared_size_survives() -> None:
+    golden, fetch = _daemon_fetch("docker-26.1")
+    snap = snapshot_with(fetch)
+    target = "/images/json?all=1&shared-size=1"
+    before = respond(ImageStore(parse_seed(golden["seed"]).images), get_profile("docker-26.1"), Request("GET", target), 0)
+    after = respond(ImageStore(snap.seed.images), get_profile("docker-26.1"), Request("GET", target), 0)
+    assert json.loads(after.body) == json.loads(before.body)
+
+
+def test_build_images_without_inspects_uses_listing_seconds() -> None:
+    listing = [{"Id": "sha256:" + "a" * 64, "RepoTags": ["<none>:<none>"], "RepoDigests": ["<none>@<none>"],
+                "Created": 5, "Labels": None, "ParentId": "", "Size": 3}]
+    (image,) = build_images(listing, {}, "graphdriver")
+    assert (image.tags, image.digests, image.created_ns, image.size) == ((), (), 5_000_000_000, 3)
