@@ -1,0 +1,217 @@
+"""The replay backend: answer from a cassette, matching requests semantically.
+
+A request's canonical key (see :func:`pytest_dockerimages.cassette.canonical_key`) is looked up
+in a dict built once at load time, so a lookup costs the same for 10 or 10,000 interactions.
+Several interactions with one key are played in recording order, the last one repeating.
+
+No match: a 500 with a JSON message (what a client shows), and the miss is kept in
+:attr:`ReplayBackend.misses` so the pytest fixture can fail the test with
+:meth:`ReplayBackend.miss_report` (the request, the nearest recorded interactions and the command
+that records it). With ``fallback=True`` a miss is answered by the fake daemon instead, seeded
+with the images the cassette itself recorded and the recorded daemon's profile.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any
+
+from ..cassette import HOP_BY_HOP, Cassette, CassetteError, Interaction, Key, describe_key, load, nearest
+from ..daemon import split_version
+from ..model import Image, ImageStore, ModelError
+from ..profiles import Profile, get_profile, version_tuple
+from ..timestamps import to_ns
+from ..wire import Request, Response
+
+__all__ = ["ReplayBackend", "Miss", "images_from_cassette"]
+
+_NONE_TAG = "<none>:<none>"
+_NONE_DIGEST = "<none>@<none>"
+_DROPPED = HOP_BY_HOP | {"date"}  # the server writes framing and a fresh Date
+
+
+@dataclass(frozen=True)
+class Miss:
+    method: str
+    target: str
+    key: Key
+
+
+class ReplayBackend:
+    """``handle(Request) -> Response`` from a cassette; see the module docstring."""
+
+    def __init__(self, cassette: Cassette, *, fallback: bool = False, record_command: str | None = None) -> None:
+        self.cassette = cassette
+        self.profile: Profile | None = cassette.profile
+        self._index: dict[Key, list[Interaction]] = cassette.index()
+        self._played: dict[Key, int] = {}
+        self._lock = threading.Lock()
+        self.misses: list[Miss] = []
+        self.fallback_hits: list[Miss] = []
+        self.record_command = record_command
+        self.fake = _fallback_backend(cassette) if fallback else None
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str], fallback: bool = False, *,
+                  record_command: str | None = None) -> "ReplayBackend":
+        """Load (and validate, once per file version) a cassette and replay it."""
+        return cls(load(path), fallback=fallback, record_command=record_command)
+
+    # -- lookups
+    def key_of(self, request: Request) -> Key:
+        return self.cassette.key_of(request.method, request.target, request.body)
+
+    def lookup(self, request: Request) -> Interaction | None:
+        key = self.key_of(request)
+        found = self._index.get(key)
+        if not found:
+            return None
+        with self._lock:
+            turn = self._played.get(key, 0)
+            self._played[key] = turn + 1
+        return found[min(turn, len(found) - 1)]
+
+    def playback(self, request: Request) -> Response | None:
+        """The recorded answer, or None (used by the recorder in record mode new_episodes)."""
+        interaction = self.lookup(request)
+        return None if interaction is None else response_of(interaction, request.method)
+
+    # -- the Backend protocol
+    def handle(self, request: Request) -> Response:
+        interaction = self.lookup(request)
+        if interaction is not None:
+            return response_of(interaction, request.method)
+        miss = Miss(request.method, request.target, self.key_of(request))
+        if self.fake is not None:
+            self.fallback_hits.append(miss)
+            return self.fake.handle(request)
+        self.misses.append(miss)
+        message = (f"pytest-dockerimages: no recorded interaction in {self._name()} matches "
+                   f"{request.method} {request.target}")
+        return Response(500, [("Content-Type", "application/json")],
+                        (json.dumps({"message": message}) + "\n").encode())
+
+    # -- reporting
+    def _name(self) -> str:
+        return str(self.cassette.path) if self.cassette.path else "the cassette"
+
+    def miss_report(self, misses: list[Miss] | None = None) -> str:
+        """What went unmatched, the nearest recorded interactions, and how to record it."""
+        misses = self.misses if misses is None else misses
+        keys = list(self._index)
+        lines = [f"{len(misses)} request(s) not found in cassette {self._name()} "
+                 f"({len(self.cassette.interactions)} recorded interactions):"]
+        for miss in misses[:10]:
+            lines.append(f"  {miss.method} {miss.target}")
+            lines.append(f"    matched as: {describe_key(miss.key)}")
+            close = nearest(keys, miss.key)
+            if close:
+                lines.append("    nearest recorded:")
+                lines += [f"      {describe_key(k)}   [{self._index[k][0].label()}]" for k in close]
+        if len(misses) > 10:
+            lines.append(f"  ... and {len(misses) - 10} more")
+        lines.append(f"To record: {self.record_command or self._default_command()}")
+        return "\n".join(lines)
+
+    def _default_command(self) -> str:
+        return ("pytest <this test> --dockerimages-record-mode=new_episodes "
+                "(with DOCKER_HOST or --dockerimages-docker-host pointing at a real daemon)")
+
+
+def response_of(interaction: Interaction, method: str) -> Response:
+    """The recorded response as the server should write it (framing and Date recomputed)."""
+    headers = [(k, v) for k, v in interaction.response_headers
+               if k.lower() not in _DROPPED and (method == "HEAD" or k.lower() != "content-length")]
+    return Response(interaction.status, headers, interaction.body, chunked=interaction.chunked)
+
+
+# --------------------------------------------------------------------------- fallback fake
+
+
+def _listing_query(interaction: Interaction) -> tuple[str | None, bool] | None:
+    """(api version, all) of an unfiltered successful GET /images/json, else None."""
+    if interaction.method != "GET" or interaction.status != 200:
+        return None
+    raw_path, _, raw_query = interaction.target.partition("?")
+    version, route = split_version(urllib.parse.unquote(raw_path))
+    if route != "/images/json":
+        return None
+    params = dict(urllib.parse.parse_qsl(raw_query))
+    if params.get("filters") not in (None, "", "{}") or params.get("filter"):
+        return None
+    all_ = params.get("all", "").strip().lower() not in ("", "0", "no", "false", "none")
+    return version, all_
+
+
+def images_from_cassette(cassette: Cassette) -> list[Image]:
+    """Images as the recorded daemon held them: the largest unfiltered listing (``all=1`` first,
+    newest API version first) joined with every recorded inspect document."""
+    best: tuple[Any, ...] | None = None
+    listing: list[dict[str, Any]] = []
+    inspects: dict[str, dict[str, Any]] = {}
+    for interaction in cassette.interactions:
+        found = _listing_query(interaction)
+        if found is not None:
+            version, all_ = found
+            try:
+                body = json.loads(interaction.body)
+            except ValueError:
+                continue
+            rank = (all_, len(body), version_tuple(version) if version else (999,))
+            if best is None or rank > best:
+                best, listing = rank, body
+            continue
+        route = split_version(urllib.parse.unquote(interaction.target.split("?", 1)[0]))[1]
+        if interaction.method == "GET" and interaction.status == 200 and route.startswith("/images/") \
+                and route.endswith("/json") and route != "/images/json":
+            try:
+                doc = json.loads(interaction.body)
+            except ValueError:
+                continue
+            if isinstance(doc, dict) and isinstance(doc.get("Id"), str):
+                inspects[doc["Id"]] = doc
+    images = []
+    for summary in listing:
+        try:
+            images.append(_image(summary, inspects.get(summary.get("Id", ""), {})))
+        except (ModelError, TypeError, ValueError):
+            continue  # a reference the model cannot hold: leave it out rather than fail the fallback
+    return images
+
+
+def _image(summary: dict[str, Any], inspect: dict[str, Any]) -> Image:
+    tags = [t for t in summary.get("RepoTags") or inspect.get("RepoTags") or [] if t != _NONE_TAG]
+    digests = [d for d in summary.get("RepoDigests") or inspect.get("RepoDigests") or [] if d != _NONE_DIGEST]
+    created: Any = inspect.get("Created") or summary.get("Created") or 0
+    layers = [{"digest": d, "size": 0} for d in (inspect.get("RootFS") or {}).get("Layers") or []]
+    count = summary.get("Containers", -1)
+    containers = [f"{summary['Id'][7:]}"[:56] + f"{i:08x}" for i in range(count)] if isinstance(count, int) \
+        and count > 0 else None
+    return Image(
+        id=summary["Id"], tags=tags, digests=digests, labels=summary.get("Labels"), created=created,
+        parent=summary.get("ParentId") or "", size=int(summary.get("Size") or 0), layers=layers or None,
+        containers=containers, descriptor=summary.get("Descriptor"),
+        os=str(inspect.get("Os") or "linux"), architecture=str(inspect.get("Architecture") or "amd64"),
+    )
+
+
+def _fallback_backend(cassette: Cassette) -> Any:
+    from .fake import FakeBackend
+
+    profile = cassette.profile or get_profile(None)
+    recorded_at = cassette.metadata.get("recorded_at")
+    try:
+        loaded_at = to_ns(recorded_at) if recorded_at else 0
+    except (ValueError, TypeError):
+        loaded_at = 0
+    try:
+        store = ImageStore(images_from_cassette(cassette), loaded_at)
+    except ModelError as exc:  # pragma: no cover - images are checked one by one above
+        raise CassetteError(f"{cassette.path}: cannot seed the fallback fake from the recorded images: {exc}") from None
+    return FakeBackend(store, profile)
+
+
+

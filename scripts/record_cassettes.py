@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Record the shipped cassettes from private real daemons: `python scripts/record_cassettes.py`.
+
+For each variant (docker-20.10, docker-26.1, docker-26.1-containerd, or those named on the
+command line) this starts a local registry and a private dockerd (see
+pytest_dockerimages/realdaemon.py; install them with `bash scripts/install-daemons.sh`), seeds the
+standard image set, then records through the recording proxy:
+
+1. the standard request matrix (pytest_dockerimages/matrix.py) plus an inspect of every image;
+2. the docker CLI commands of matrix.CLI_COMMANDS, run with DOCKER_HOST set to the proxy;
+3. the docker SDK calls of matrix.SDK_CALLS (docker.APIClient(version="auto")) through the proxy;
+
+and writes cassettes/<variant>.yaml atomically, then stops the daemon and the registry. The
+registry's random loopback port is pseudonymised to registry.example:5000 and the daemon's
+private folder to /var/lib/docker, so the files hold nothing of this machine.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pytest_dockerimages.backends.record import RecordingBackend, is_tty, record_matrix  # noqa: E402
+from pytest_dockerimages.cassette import Cassette  # noqa: E402
+from pytest_dockerimages.matrix import CLI_COMMANDS, SDK_CALLS, standard_matrix  # noqa: E402
+from pytest_dockerimages.realdaemon import VARIANTS, dockerimages_real_daemon_factory, find_docker_cli  # noqa: E402
+from pytest_dockerimages.server import Server  # noqa: E402
+
+REGISTRY_PSEUDONYM = "registry.example:5000"
+DATA_ROOT_STAND_IN = "/var/lib/docker"
+
+
+def run_cli(docker_host: str, cli: str) -> None:
+    with tempfile.TemporaryDirectory(prefix="dkcfg-") as config:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+        env.update(DOCKER_HOST=docker_host, DOCKER_CONFIG=config, DOCKER_CLI_HINTS="false")
+        for args in CLI_COMMANDS:
+            proc = subprocess.run([cli, *args], env=env, capture_output=True, text=True, timeout=60,
+                                  stdin=subprocess.DEVNULL)
+            if proc.returncode != 0:
+                raise SystemExit(f"docker {' '.join(args)} failed through the proxy: {proc.stderr.strip()}")
+
+
+def run_sdk(docker_host: str) -> None:
+    import docker
+
+    client = docker.APIClient(base_url=docker_host, version="auto", timeout=60)
+    try:
+        for name, kwargs in SDK_CALLS:
+            getattr(client, name)(**kwargs)
+    finally:
+        client.close()
+
+
+def record_variant(name: str, out_dir: Path, progress: bool) -> Path:
+    out = out_dir / f"{name}.yaml"
+    t0 = time.monotonic()
+    with dockerimages_real_daemon_factory(name) as daemon:
+        assert daemon.registry is not None and daemon.dir is not None
+        cassette = Cassette(path=out)
+        backend = RecordingBackend(
+            daemon.docker_host, cassette,
+            pseudonyms={daemon.registry.addr: REGISTRY_PSEUDONYM},
+            replacements={str(daemon.dir / "root"): DATA_ROOT_STAND_IN, str(daemon.dir): DATA_ROOT_STAND_IN},
+        )
+        api = str(cassette.metadata["daemon"]["ApiVersion"])
+        record_matrix(backend, standard_matrix(api, daemon.registry.addr),
+                      progress=sys.stderr if progress else None)
+        cli = find_docker_cli()
+        if cli is None:
+            raise SystemExit("the docker CLI is needed (set DOCKERIMAGES_DOCKER_CLI)")
+        with Server(backend) as proxy:
+            run_cli(proxy.docker_host, str(cli))
+            run_sdk(proxy.docker_host)
+            proxy.check_errors()
+        if backend.errors:
+            raise SystemExit(backend.errors[0])
+        cassette.validate(str(out))
+        cassette.save(out, mode="overwrite")
+    print(f"{name}: {len(cassette.interactions)} interactions -> {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out} "
+          f"({time.monotonic() - t0:.1f} s)")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     epilog="example: python scripts/record_cassettes.py docker-26.1")
+    parser.add_argument("variants", nargs="*", choices=[*VARIANTS, []], metavar="VARIANT",
+                        help=f"which daemons to record (default: all of {', '.join(VARIANTS)})")
+    parser.add_argument("--out-dir", type=Path, default=ROOT / "cassettes", help="default: the repo's cassettes/")
+    args = parser.parse_args(argv)
+    for name in args.variants or list(VARIANTS):
+        record_variant(name, args.out_dir, is_tty(sys.stderr))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
