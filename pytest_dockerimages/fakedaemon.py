@@ -543,6 +543,7 @@ class FakeDaemon:
             self._state.replace(backend)
             self._log.clear()
             self._server.errors.clear()
+            self._server.backend = self._log  # undo a test's swap of server.backend
 
     def _change_or_raise(self, fn: Callable[[ImageStore, Profile], tuple[ImageStore, _T]]) -> _T:
         try:

@@ -10,6 +10,8 @@ command-line options, then the ini keys, then the built-in defaults (profile
 """
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
@@ -19,12 +21,12 @@ import pytest
 if TYPE_CHECKING:
     from .fakedaemon import FakeDaemon
 
-try:  # written by another engineer; optional until it lands
-    from . import cassette_fixtures as _cassette
-except ModuleNotFoundError as _missing:  # pragma: no cover - depends on the checkout
-    if _missing.name != f"{__package__}.cassette_fixtures":
-        raise  # the module exists but one of its own imports failed: show that
-    _cassette = None  # type: ignore[assignment]
+# The cassette fixtures live in their own module, written separately; wire them in when present.
+# find_spec first: an ImportError raised *inside* that module must surface, not hide it.
+_cassette: Any = (
+    importlib.import_module(f"{__package__}.cassette_fixtures")
+    if importlib.util.find_spec(f"{__package__}.cassette_fixtures") is not None else None
+)
 
 MARKER = "dockerimages"
 CASSETTE_MARKER = "dockerimages_cassette"
