@@ -42,7 +42,8 @@ OPTION_NAME = "dockerimages_real_daemon"
 def add_real_daemon_options(parser: pytest.Parser) -> None:
     """Register the option and the ini key (call from the plugin's pytest_addoption).
 
-    Idempotent: a second call (e.g. a conftest and the plugin both wiring it) is a no-op."""
+    A second call on the same parser group is a no-op; do not also register it from a conftest
+    while the plugin (which calls this from its own option group) is loaded."""
     choices = ", ".join(VARIANTS)
     try:
         parser.addoption(

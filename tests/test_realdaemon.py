@@ -301,6 +301,9 @@ def test_start_failure_reports_the_log_and_cleans_up(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- the fixture
 
 
+# The inner runs disable the installed plugin (-p no:dockerimages) and wire the fixture module
+# by hand, so these tests check realdaemon_fixture alone, whatever state plugin.py is in.
+NO_PLUGIN = ("-p", "no:dockerimages")
 CONFTEST = """
 from pytest_dockerimages.realdaemon_fixture import add_real_daemon_options, dockerimages_real_daemon
 
@@ -314,7 +317,7 @@ def test_fixture_skips_when_dockerd_is_missing(pytester: pytest.Pytester, monkey
     monkeypatch.setenv("DOCKERIMAGES_DOCKERD_20_10", str(pytester.path / "no-such-dockerd"))
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile("def test_it(dockerimages_real_daemon):\n    pass\n")
-    result = pytester.runpytest("-rs", "--dockerimages-real-daemon=docker-20.10")
+    result = pytester.runpytest(*NO_PLUGIN, "-rs", "--dockerimages-real-daemon=docker-20.10")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*docker-20.10 needs dockerd 20.10*install-daemons.sh*"])
 
@@ -325,7 +328,7 @@ def test_fixture_fails_under_ci_when_dockerd_is_missing(pytester: pytest.Pyteste
     pytester.makeconftest(CONFTEST)
     pytester.makeini("[pytest]\ndockerimages_real_daemon = docker-26.1-containerd\n")
     pytester.makepyfile("def test_it(dockerimages_real_daemon):\n    pass\n")
-    result = pytester.runpytest()
+    result = pytester.runpytest(*NO_PLUGIN)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*CI is set, so not skipping*docker-26.1-containerd*"])
 
@@ -348,7 +351,7 @@ def test_fixture_end_to_end(pytester: pytest.Pytester) -> None:
         def test_b(dockerimages_real_daemon):
             assert PIDS == [dockerimages_real_daemon.pid]  # one daemon for the whole session
     """)
-    result = pytester.runpytest("--dockerimages-real-daemon", "docker-20.10")
+    result = pytester.runpytest(*NO_PLUGIN, "--dockerimages-real-daemon", "docker-20.10")
     result.assert_outcomes(passed=2)
 
 
