@@ -61,6 +61,7 @@ __all__ = [
     "REDACTED",
     "SECRET_HEADERS",
     "CassetteError",
+    "CassetteNotFoundError",
     "Interaction",
     "Cassette",
     "canonical_key",
@@ -91,6 +92,13 @@ Key = tuple[Any, ...]
 
 class CassetteError(ValueError):
     """A cassette that cannot be used; the message names the file and, when known, the interaction."""
+
+
+class CassetteNotFoundError(CassetteError, FileNotFoundError):
+    """The cassette file does not exist (also an OSError, for callers catching those)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "cassette file not found"
 
 
 def tool_version() -> str:
@@ -532,7 +540,7 @@ class Cassette:
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise CassetteError(f"{path}: cassette file not found") from None
+            raise CassetteNotFoundError(f"{path}: cassette file not found") from None
         except OSError as exc:
             raise CassetteError(f"{path}: cannot read cassette: {exc.strerror or exc}") from None
         except UnicodeDecodeError as exc:
@@ -638,7 +646,7 @@ def load(path: str | os.PathLike[str]) -> Cassette:
     try:
         st = p.stat()
     except FileNotFoundError:
-        raise CassetteError(f"{p}: cassette file not found") from None
+        raise CassetteNotFoundError(f"{p}: cassette file not found") from None
     cache_key = (str(p.resolve()), st.st_mtime_ns, st.st_size)
     with _CACHE_LOCK:
         found = _CACHE.get(cache_key)

@@ -84,6 +84,7 @@ def record_variant(name: str, out_dir: Path, progress: bool) -> Path:
             raise SystemExit(backend.errors[0])
         cassette.validate(str(out))
         cassette.save(out, mode="overwrite")
+        (out.parent / f".{out.name}.lock").unlink(missing_ok=True)  # the only writer: no lock file to keep
     print(f"{name}: {len(cassette.interactions)} interactions -> {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out} "
           f"({time.monotonic() - t0:.1f} s)")
     return out

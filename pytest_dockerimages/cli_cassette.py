@@ -1,0 +1,119 @@
+"""`dockerimages record` and `dockerimages validate`: cassette tools for the command line.
+
+`register(subparsers)` adds both subcommands to the `dockerimages` parser (see cli.py); each sets
+`func` to a callable `(args) -> int`. Expected failures raise `CliError` (one sentence, exit 2).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register"]
+
+_RECORD_EPILOG = """\
+examples:
+  dockerimages record --docker-host unix:///var/run/docker.sock -o cassettes/mine.yaml
+  dockerimages record --docker-host tcp://127.0.0.1:2375 -o out.yaml --pseudonym registry.corp:5000=registry.example
+
+Records the standard request matrix (GET /images/json in its many forms, /_ping, /version, and
+an inspect of every image) into a vcrpy-format cassette, written atomically. Authorization,
+X-Registry-Auth, Cookie and Set-Cookie values are redacted.
+"""
+
+_VALIDATE_EPILOG = """\
+example:
+  dockerimages validate cassettes/*.yaml
+
+Checks each file is a loadable cassette whose GET /images/json bodies match their API version's
+schema; prints one line per file, exits 2 on the first bad file's error.
+"""
+
+
+def _error(message: str, hint: str = "") -> Exception:
+    from .cli import CliError
+
+    return CliError(message, hint)
+
+
+def _pair(text: str) -> tuple[str, str]:
+    real, sep, fake = text.partition("=")
+    if not sep or not real or not fake:
+        raise argparse.ArgumentTypeError(f"expected REAL=STAND-IN (e.g. registry.corp:5000=registry.example), got {text!r}")
+    return real, fake
+
+
+def _record(args: argparse.Namespace) -> int:
+    from .backends.record import RecordError, RecordingBackend, is_tty, record_matrix
+    from .cassette import Cassette, CassetteError
+    from .matrix import MATRICES
+
+    out = Path(args.output)
+    if out.is_dir():
+        raise _error(f"-o {out} is a folder", "give a file name such as cassettes/mine.yaml")
+    cassette = Cassette(path=out)
+    try:
+        backend = RecordingBackend(args.docker_host, cassette, pseudonyms=dict(args.pseudonym or []))
+        api = str((cassette.metadata.get("daemon") or {}).get("ApiVersion") or "")
+        if not api:
+            raise _error(f"the daemon at {args.docker_host} did not say its API version in /version",
+                         "is it a Docker daemon?")
+        requests = MATRICES[args.matrix](api, args.registry) if args.registry else MATRICES[args.matrix](api)
+        progress = sys.stderr if is_tty(sys.stderr) and not args.quiet else None
+        count = record_matrix(backend, requests, progress=progress)
+        cassette.validate(str(out))
+        cassette.save(out, mode="overwrite")
+    except RecordError as exc:
+        raise _error(str(exc), "check --docker-host and that the daemon is running") from None
+    except CassetteError as exc:
+        raise _error(f"the recording does not validate: {exc}") from None
+    except OSError as exc:
+        raise _error(f"cannot write {out}: {exc.strerror or exc}", "check the folder's permissions") from None
+    if not args.quiet:
+        daemon = cassette.metadata.get("daemon", {})
+        print(f"{out}: {count} interactions from Docker {daemon.get('Version')} "
+              f"(API {daemon.get('ApiVersion')}, {daemon.get('image_store')} store)")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from .cassette import Cassette, CassetteError
+
+    for name in args.files:
+        try:
+            cassette = Cassette.load(name)
+        except CassetteError as exc:
+            raise _error(str(exc)) from None
+        daemon = cassette.metadata.get("daemon") or {}
+        what = f"Docker {daemon['Version']}" if daemon.get("Version") else "no dockerimages metadata"
+        print(f"{name}: ok, {len(cassette.interactions)} interactions ({what})")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add `record` and `validate` to the `dockerimages` subcommands."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the traceback of an error")
+    record = subparsers.add_parser(
+        "record", parents=[common], help="record a real daemon's answers into a cassette",
+        description="Record the standard request matrix from a real Docker daemon into a cassette.",
+        epilog=_RECORD_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    record.add_argument("--docker-host", required=True, metavar="URL",
+                        help="the daemon to record: unix:///path/docker.sock or tcp://127.0.0.1:2375")
+    record.add_argument("-o", "--output", required=True, metavar="FILE", help="cassette file to write (YAML)")
+    record.add_argument("--matrix", default="standard", choices=["standard"], help="request set (default: standard)")
+    record.add_argument("--registry", metavar="HOST", default=None,
+                        help="registry host used in the matrix's registry reference filter (default: localhost:5000)")
+    record.add_argument("--pseudonym", action="append", type=_pair, metavar="REAL=STAND-IN",
+                        help="replace a registry host name in recorded references (repeatable)")
+    record.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary")
+    record.set_defaults(func=_record)
+
+    validate = subparsers.add_parser(
+        "validate", parents=[common], help="check cassettes load and their bodies match the schemas",
+        description="Validate cassette files.", epilog=_VALIDATE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    validate.add_argument("files", nargs="+", metavar="FILE", help="cassette files")
+    validate.set_defaults(func=_validate)
