@@ -595,9 +595,14 @@ def _image_from_summary(doc: Mapping[str, Any], containerd: bool, where: str) ->
 class _Universe:
     store: ImageStore
     profile: Profile
-    precise: bool  # False: rebuilt from a listing (Created in seconds, no containerd record times)
+    seconds_only: bool  # rebuilt from a listing: Created is known to the second only
+    record_times_known: bool  # containerd `until` reads record times, which only a store or seed holds
     note: str
     now_ns: int
+
+    @property
+    def precise(self) -> bool:
+        return not self.seconds_only and (self.record_times_known or not self.profile.is_containerd)
 
 
 def _universe(universe: Any, result_docs: Sequence[Mapping[str, Any]], profile: ProfileLike,
@@ -610,14 +615,15 @@ def _universe(universe: Any, result_docs: Sequence[Mapping[str, Any]], profile: 
             store = ImageStore(universe.images)
         clock = getattr(universe, "clock", None)
         now = now_ns if now_ns is not None else (clock() if callable(clock) else time.time_ns())
-        return _Universe(store, chosen, True, f"profile {chosen.name}", now)
+        return _Universe(store, chosen, False, True, f"profile {chosen.name}", now)
     now = now_ns if now_ns is not None else time.time_ns()
     if isinstance(universe, ImageStore):
         chosen = get_profile(profile)
-        return _Universe(universe, chosen, True, f"profile {chosen.name}", now)
+        return _Universe(universe, chosen, False, True, f"profile {chosen.name}", now)
     if isinstance(universe, (list, tuple)) and universe and all(isinstance(i, Image) for i in universe):
         chosen = get_profile(profile)
-        return _Universe(ImageStore(universe), chosen, True, f"profile {chosen.name}", now)
+        known = all(i.record_created_ns is not None for i in universe)
+        return _Universe(ImageStore(universe), chosen, False, known, f"profile {chosen.name}", now)
     docs, problems = _documents(universe)
     if problems:
         raise ValueError("universe: " + "; ".join(p.text for p in problems))
@@ -629,7 +635,7 @@ def _universe(universe: Any, result_docs: Sequence[Mapping[str, Any]], profile: 
         chosen = get_profile(DEFAULT_PROFILE if containerd else DEFAULT_PROFILE.replace("-containerd", ""))
         note = f"profile {chosen.name}, guessed from the listing: pass profile= to be exact"
     images = [_image_from_summary(doc, chosen.is_containerd, _label(doc, i)) for i, doc in enumerate(docs)]
-    return _Universe(ImageStore(images), chosen, False, note, now)
+    return _Universe(ImageStore(images), chosen, True, False, note, now)
 
 
 def _run(u: _Universe, args: Mapping[str, Mapping[str, bool]], all_: bool) -> dict[str, Entry]:
@@ -642,9 +648,9 @@ _TIME_KEYS = ("before", "since", "until")
 
 
 def _uncertain(u: _Universe, args: Mapping[str, Mapping[str, bool]], candidates: Iterable[str]) -> set[str]:
-    """Images a listing-built universe cannot decide: Created is whole seconds, so an image created in
-    the same second as a before/since image (or an `until` instant) may fall on either side; and
-    containerd's `until` reads record times a listing does not show."""
+    """Images the universe cannot decide: from a listing, Created is whole seconds, so an image created
+    in the same second as a before/since image (or an `until` instant) may fall on either side; and
+    containerd's `until` reads record times that neither a listing nor a plain image list holds."""
     out: set[str] = set()
     cut_seconds: set[int] = set()
     references: set[str] = set()
@@ -665,8 +671,10 @@ def _uncertain(u: _Universe, args: Mapping[str, Mapping[str, bool]], candidates:
             continue
     for image_id in candidates:
         image = u.store.by_id[image_id]
-        if "until" in args and u.profile.is_containerd:
+        if "until" in args and u.profile.is_containerd and not u.record_times_known:
             out.add(image_id)
+            continue
+        if not u.seconds_only:
             continue
         seconds = (image.created_ns or 0) // NANOS
         if image_id not in references and seconds in cut_seconds:
@@ -698,8 +706,9 @@ def _fact(key: str, value: str, image: Image, u: _Universe) -> str:
             other = resolve_image(u.store, value, u.profile)
         except DaemonError as exc:
             return exc.message
-        return (f"it was created at {(image.created_ns or 0) // NANOS}, {value} "
-                f"({other.id[7:19]}) at {(other.created_ns or 0) // NANOS} (unix seconds)")
+        side = "earlier" if key == "before" else "later"
+        return (f"{key} keeps images created strictly {side} than {value} ({other.id[7:19]}, Created "
+                f"{(other.created_ns or 0) // NANOS}); this one has Created {(image.created_ns or 0) // NANOS}")
     if key == "until":
         try:
             cut = parse_until(value, u.now_ns) // NANOS
