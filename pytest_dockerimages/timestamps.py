@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import calendar
+import json
 import re
 from datetime import datetime, timezone
 
@@ -110,30 +111,85 @@ class TimestampError(ValueError):
         self.reason = reason  # the 29.4+ wording of the inner error
 
 
-_PARTIAL_FORMATS = [
-    (re.compile(r"^(\d{4})-(\d{2})-(\d{2})$"), "2006-01-02"),
-    (re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2})$"), "2006-01-02T15"),
-    (re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})$"), "2006-01-02T15:04"),
-    (re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?$"), "2006-01-02T15:04:05"),
-]
-_ZONE = re.compile(r"^(.*?)(?:([Zz])|([+-])(\d{2}):(\d{2}))$")
+# Layouts GetTimestamp picks from the shape of the value (daemon local time zone: UTC here).
+RFC3339, RFC3339_NANO = "2006-01-02T15:04:05Z07:00", "2006-01-02T15:04:05.999999999Z07:00"
+RFC3339_LOCAL, RFC3339_NANO_LOCAL = "2006-01-02T15:04:05", "2006-01-02T15:04:05.999999999"
+DATE_WITH_ZONE, DATE_LOCAL = "2006-01-02Z07:00", "2006-01-02"
+_LAYOUT_TOKENS = re.compile(r"2006|01|02|15|04|05|\.999999999|Z07:00|[^0-9Z.]+")
 
 
-def _parse_time_text(text: str) -> int:
-    zone = _ZONE.match(text) if (("Z" in text or "z" in text or "+" in text) or text.count("-") == 3) else None
-    body, offset = text, 0
-    if zone:
-        body = zone.group(1)
-        if zone.group(3):
-            offset = (int(zone.group(4)) * 3600 + int(zone.group(5)) * 60) * (1 if zone.group(3) == "+" else -1)
-    for pattern, layout in _PARTIAL_FORMATS:
-        match = pattern.match(body)
-        if match:
-            parts = [int(p) if p and i < 6 else p for i, p in enumerate(match.groups())]
-            nums = (parts + [0, 0, 0, 0, 0, 0])[:6]
-            frac = match.group(7) if match.re.groups >= 7 else None
-            return _utc_ns(nums[0], nums[1], nums[2], nums[3] or 0, nums[4] or 0, nums[5] or 0, frac, offset, text)
-    raise ValueError(f'parsing time "{text}" as "2006-01-02T15:04:05Z07:00": cannot parse "{text}" as "2006"')
+def choose_layout(value: str) -> str:
+    """The layout Go's GetTimestamp tries for a value that is not a duration."""
+    in_location = not (any(c in value for c in "zZ+") or value.count("-") == 3)
+    if "." in value:
+        return RFC3339_NANO_LOCAL if in_location else RFC3339_NANO
+    if "T" in value:
+        colons = value.count(":")
+        if not in_location and not any(c in value for c in "zZ") and colons > 0:
+            colons -= 1
+        if in_location:
+            return {0: "2006-01-02T15", 1: "2006-01-02T15:04"}.get(colons, RFC3339_LOCAL)
+        return {0: "2006-01-02T15Z07:00", 1: "2006-01-02T15:04Z07:00"}.get(colons, RFC3339)
+    return DATE_LOCAL if in_location else DATE_WITH_ZONE
+
+
+def _quote(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def go_parse_time(layout: str, value: str) -> int:
+    """time.Parse for the layouts above: unix nanoseconds, or ValueError with Go's message."""
+    def bad(rest: str, element: str) -> ValueError:
+        return ValueError(f"parsing time {_quote(value)} as {_quote(layout)}: cannot parse {_quote(rest)} as {_quote(element)}")
+
+    def out_of_range(what: str) -> ValueError:
+        return ValueError(f"parsing time {_quote(value)}: {what} out of range")
+
+    rest = value
+    fields = {"year": 0, "month": 1, "day": 1, "hour": 0, "minute": 0, "second": 0}
+    nanos, offset = 0, 0
+    for token in _LAYOUT_TOKENS.findall(layout):
+        if token == "2006":
+            if len(rest) < 4 or not rest[:4].isdigit():
+                raise bad(rest, token)
+            fields["year"], rest = int(rest[:4]), rest[4:]
+        elif token in ("01", "02", "15", "04", "05"):
+            fixed = token != "15"
+            if not rest[:1].isdigit() or (fixed and not rest[1:2].isdigit()):
+                raise bad(rest, token)
+            width = 2 if rest[1:2].isdigit() else 1
+            number, rest = int(rest[:width]), rest[width:]
+            name = {"01": "month", "02": "day", "15": "hour", "04": "minute", "05": "second"}[token]
+            limit = {"month": 12, "day": 31, "hour": 23, "minute": 59, "second": 59}[name]
+            if number > limit or (name in ("month", "day") and number < 1):
+                raise out_of_range(name)
+            fields[name] = number
+            if token == "05" and len(rest) >= 2 and rest[0] in ".," and rest[1].isdigit() and ".999999999" not in layout:
+                digits = re.match(r"[0-9]+", rest[1:]).group(0)  # type: ignore[union-attr]
+                nanos, rest = int(digits[:9].ljust(9, "0")), rest[1 + len(digits):]
+        elif token == ".999999999":
+            if len(rest) >= 2 and rest[0] in ".," and rest[1].isdigit():
+                digits = re.match(r"[0-9]+", rest[1:]).group(0)  # type: ignore[union-attr]
+                nanos, rest = int(digits[:9].ljust(9, "0")), rest[1 + len(digits):]
+        elif token == "Z07:00":
+            if rest[:1] == "Z":
+                rest = rest[1:]
+            elif len(rest) >= 6 and rest[0] in "+-" and rest[3] == ":" and rest[1:3].isdigit() and rest[4:6].isdigit():
+                offset = (int(rest[1:3]) * 3600 + int(rest[4:6]) * 60) * (1 if rest[0] == "+" else -1)
+                rest = rest[6:]
+            else:
+                raise bad(rest, token)
+        else:
+            if not rest.startswith(token):
+                raise bad(rest, token)
+            rest = rest[len(token):]
+    if rest:
+        raise ValueError(f"parsing time {_quote(value)}: extra text: {_quote(rest)}")
+    if fields["day"] > _days_in_month(fields["year"] or 2000, fields["month"]):
+        raise out_of_range("day")
+    seconds = calendar.timegm((fields["year"], fields["month"], fields["day"], fields["hour"], fields["minute"],
+                               fields["second"], 0, 0, 0)) - offset
+    return seconds * NANOS + nanos
 
 
 def parse_until(text: str, now_ns: int) -> int:
@@ -142,7 +198,7 @@ def parse_until(text: str, now_ns: int) -> int:
     if duration is not None:
         return now_ns - duration
     try:
-        return _parse_time_text(text)
+        return go_parse_time(choose_layout(text), text)
     except ValueError as exc:
         if "-" in text:
             raise TimestampError(str(exc), str(exc)) from None
