@@ -69,6 +69,7 @@ def record_variant(name: str, out_dir: Path, progress: bool) -> Path:
             daemon.docker_host, cassette,
             pseudonyms={daemon.registry.addr: REGISTRY_PSEUDONYM},
             replacements={str(daemon.dir / "root"): DATA_ROOT_STAND_IN, str(daemon.dir): DATA_ROOT_STAND_IN},
+            errors_if_no_info=True,
         )
         api = str(cassette.metadata["daemon"]["ApiVersion"])
         record_matrix(backend, standard_matrix(api, daemon.registry.addr),

@@ -51,6 +51,7 @@ class ReplayBackend:
         self._lock = threading.Lock()
         self.misses: list[Miss] = []
         self.fallback_hits: list[Miss] = []
+        self.played: list[Interaction] = []  # every answered interaction, in order
         self.record_command = record_command
         self.fake = _fallback_backend(cassette) if fallback else None
 
@@ -72,7 +73,9 @@ class ReplayBackend:
         with self._lock:
             turn = self._played.get(key, 0)
             self._played[key] = turn + 1
-        return found[min(turn, len(found) - 1)]
+            interaction = found[min(turn, len(found) - 1)]
+            self.played.append(interaction)
+        return interaction
 
     def playback(self, request: Request) -> Response | None:
         """The recorded answer, or None (used by the recorder in record mode new_episodes)."""
