@@ -67,3 +67,18 @@ def test_a_broken_rule_is_caught(real_daemon: RealDaemon) -> None:
     assert not report.ok
     assert any(d.what == "error message" and "Invalid Filter" in d.fake for d in report.differences)
     assert "daemon:" in report.render() and "fake:" in report.render()
+
+
+def test_cli_snapshot_and_check(real_daemon: RealDaemon, tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    from pytest_dockerimages.cli import main
+    from pytest_dockerimages.seed import load_seed
+
+    out = Path(str(tmp_path)) / "seed.yaml"
+    assert main(["snapshot", "--docker-host", real_daemon.docker_host, "-o", str(out)]) == 0
+    seed = load_seed(out)
+    assert seed.profile == real_daemon.variant.name and len(seed.images) >= 8
+    assert main(["check", "--docker-host", real_daemon.docker_host, "--random", "20", "--random-seed", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert f"profile {real_daemon.variant.name}:" in printed and " 0 differences" in printed
