@@ -248,8 +248,11 @@ class _Fault:
     status: int = 500
     message: str = ""
     seconds: float = 0.0
+    method: str | None = None
 
-    def matches(self, path: str) -> bool:
+    def matches(self, method: str, path: str) -> bool:
+        if self.method is not None and self.method != method:
+            return False
         return self.path is None or self.path == path or fnmatch.fnmatchcase(path, self.path)
 
 
@@ -257,7 +260,8 @@ class _FaultInjector:
     """Makes the next matching requests fail, stall or lose their connection.
 
     A rule with `path=None` matches any request (the clients' `/_ping` too); otherwise the
-    unversioned path must equal it or match it as a glob (`/images/*`).  A delay and a
+    unversioned path must equal it or match it as a glob (`/images/*`); `method` (e.g.
+    "DELETE") narrows it further.  A delay and a
     failure may both apply to the same request; the delay comes first.
     """
 
@@ -280,10 +284,10 @@ class _FaultInjector:
         with self._lock:
             return sum(f.remaining for f in self._faults)
 
-    def _take(self, path: str, kinds: tuple[str, ...]) -> _Fault | None:
+    def _take(self, method: str, path: str, kinds: tuple[str, ...]) -> _Fault | None:
         with self._lock:
             for fault in self._faults:
-                if fault.kind in kinds and fault.matches(path):
+                if fault.kind in kinds and fault.matches(method, path):
                     fault.remaining -= 1
                     if fault.remaining <= 0:
                         self._faults.remove(fault)
@@ -292,10 +296,10 @@ class _FaultInjector:
 
     def handle(self, request: Request) -> Response:
         version, path = split_version(unquote(request.path))
-        delay = self._take(path, ("delay",))
+        delay = self._take(request.method, path, ("delay",))
         if delay is not None:
             self.cancel.wait(delay.seconds)
-        fault = self._take(path, ("fail", "drop"))
+        fault = self._take(request.method, path, ("fail", "drop"))
         if fault is None:
             return self._inner.handle(request)
         if fault.kind == "drop":
@@ -555,22 +559,26 @@ class FakeDaemon:
 
     # ---- faults -------------------------------------------------------------------------
 
-    def fail_next(self, n: int = 1, status: int = 500,
-                  message: str = "fake daemon: injected failure", path: str | None = None) -> None:
-        """Answer the next `n` matching requests with `status` and the daemon's error body."""
+    def fail_next(self, n: int = 1, status: int = 500, message: str = "fake daemon: injected failure",
+                  path: str | None = None, *, method: str | None = None) -> None:
+        """Answer the next `n` matching requests with `status` and the daemon's error body.
+
+        `path` is the unversioned path or a glob (`/images/*`), None for any request (the
+        clients' `/_ping` too); `method` (e.g. "DELETE") narrows the match."""
         if not 400 <= status <= 599:
             raise ValueError(f"status must be an HTTP error status (400-599), got {status}")
-        self._faults.add(_Fault("fail", _count(n), path, status=status, message=message))
+        self._faults.add(_Fault("fail", _count(n), path, status=status, message=message, method=_method(method)))
 
-    def delay_next(self, seconds: float, n: int = 1, path: str | None = None) -> None:
+    def delay_next(self, seconds: float, n: int = 1, path: str | None = None, *,
+                   method: str | None = None) -> None:
         """Hold the next `n` matching requests for `seconds` before answering (stop ends it)."""
         if seconds < 0:
             raise ValueError(f"seconds must be >= 0, got {seconds}")
-        self._faults.add(_Fault("delay", _count(n), path, seconds=float(seconds)))
+        self._faults.add(_Fault("delay", _count(n), path, seconds=float(seconds), method=_method(method)))
 
-    def drop_next(self, n: int = 1, path: str | None = None) -> None:
+    def drop_next(self, n: int = 1, path: str | None = None, *, method: str | None = None) -> None:
         """Close the connection of the next `n` matching requests without any answer."""
-        self._faults.add(_Fault("drop", _count(n), path))
+        self._faults.add(_Fault("drop", _count(n), path, method=_method(method)))
 
     @property
     def pending_faults(self) -> int:
@@ -590,6 +598,10 @@ class FakeDaemon:
     def __repr__(self) -> str:
         where = self.docker_host if self.running else "stopped"
         return f"<FakeDaemon {where} profile={self.profile.name} images={len(self.store)}>"
+
+
+def _method(method: str | None) -> str | None:
+    return method.upper() if method else None
 
 
 def _count(n: int) -> int:

@@ -225,6 +225,10 @@ def test_fail_next_without_path_hits_any_request_and_globs_work(daemon: FakeDaem
     daemon.fail_next(status=404, message="gone", path="/images/*/json")
     assert request(daemon.docker_host, "GET", "/images/json")[0] == 200
     assert request(daemon.docker_host, "GET", "/v1.45/images/tool/json")[0] == 404
+    daemon.fail_next(status=409, message="busy", path="/images/*", method="delete")
+    assert request(daemon.docker_host, "GET", "/images/tool/json")[0] == 200
+    assert request(daemon.docker_host, "DELETE", "/images/tool")[0] == 409
+    assert request(daemon.docker_host, "DELETE", "/images/tool")[0] == 200
 
 
 def test_fault_argument_checks(daemon: FakeDaemon) -> None:

@@ -1,0 +1,1 @@
+"""imagetools: a tiny downstream project whose tests use the pytest-dockerimages fixtures."""
