@@ -197,8 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_PROFILES_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     profiles.set_defaults(func=_profiles)
 
-    if importlib.util.find_spec("pytest_dockerimages.cli_cassette") is not None:
-        importlib.import_module("pytest_dockerimages.cli_cassette").register(subparsers)
+    for module in ("pytest_dockerimages.cli_cassette", "pytest_dockerimages.cli_daemon"):
+        if importlib.util.find_spec(module) is not None:
+            importlib.import_module(module).register(subparsers)
     return parser
 
 
@@ -223,4 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run the imported module's main, so CliError raised by sibling modules is the same class
+    from pytest_dockerimages.cli import main as _main
+
+    sys.exit(_main())
