@@ -257,7 +257,9 @@ def test_dockerimages_client_lists_the_fake_images(pytester: pytest.Pytester) ->
             finally:
                 client.close()
     """))
-    pytester.runpytest().assert_outcomes(passed=2)
+    # a subprocess: an inline run would import docker/requests afresh and pytester's
+    # sys.modules restore would leave the outer process with two copies of http.cookiejar
+    pytester.runpytest_subprocess().assert_outcomes(passed=2)
 
 
 def test_server_errors_fail_the_test(pytester: pytest.Pytester) -> None:
