@@ -669,3 +669,30 @@ def test_long_and_parametrized_names_are_valid_files(pytester: pytest.Pytester, 
 
     long = safe_file_name("test_p[" + "x" * 300 + "]")
     assert len(long) <= 120 and long != safe_file_name("test_p[" + "x" * 299 + "]")
+
+
+def test_xdist_workers_share_one_cassette(pytester: pytest.Pytester, upstream: Server) -> None:
+    pytest.importorskip("xdist")
+    _write_test(pytester, """
+        import pytest
+        from pytest_dockerimages.unixhttp import request
+
+        @pytest.mark.parametrize("n", range(12))
+        @pytest.mark.dockerimages_cassette("shared", record_mode="all")
+        def test_p(dockerimages_cassette, n):
+            target = f"/v1.45/images/json?filters=%7B%22label%22%3A%5B%22n%3D{n}%22%5D%7D"
+            assert request(dockerimages_cassette.docker_host, "GET", target)[0] == 200
+    """)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-n", "4", "-p", "xdist",
+                                f"--dockerimages-docker-host={upstream.docker_host}")
+    result.assert_outcomes(passed=12)
+    recorded = Cassette.load(pytester.path / "cassettes" / "shared.yaml")
+    assert sorted(json.loads(urllib.parse.unquote(i.target.split("filters=")[1]))["label"][0]
+                  for i in recorded.interactions) == sorted(f"n={n}" for n in range(12))
+
+
+def test_module_alone_as_a_plugin_registers_its_options(pytester: pytest.Pytester) -> None:
+    """Loading cassette_fixtures with -p next to the plugin must not register the options twice."""
+    result = pytester.runpytest("-p", "pytest_dockerimages.cassette_fixtures", "--help")
+    assert result.ret == 0
+    assert result.stdout.str().count("--dockerimages-record-mode") == 1

@@ -42,6 +42,15 @@ def daemon(request: pytest.FixtureRequest) -> Iterator[RealDaemon]:
         factory.__exit__(None, None, None)
 
 
+def docker_sdk() -> Any:
+    """The docker SDK for Python: skipped when missing, a failure under CI."""
+    try:
+        import docker
+    except ImportError:
+        skip_or_fail("the docker SDK for Python is not installed (pip install -e .[test])")
+    return docker
+
+
 def cli(docker_host: str, config: Path) -> list[list[str]]:
     from pytest_dockerimages.realdaemon import find_docker_cli
 
@@ -74,7 +83,7 @@ def sdk(docker_host: str) -> list[Any]:
 
 
 def test_record_stop_replay_same_output(daemon: RealDaemon, tmp_path: Path) -> None:
-    pytest.importorskip("docker")
+    docker_sdk()
     live_cli = cli(daemon.docker_host, tmp_path)
     live_sdk = sdk(daemon.docker_host)
 
@@ -121,7 +130,7 @@ def test_dockerimages_record_command(daemon: RealDaemon, tmp_path: Path) -> None
 
 @pytest.mark.parametrize("daemon", ["docker-26.1"], indirect=True)
 def test_pytest_record_once_then_replay_without_daemon(daemon: RealDaemon, pytester: pytest.Pytester) -> None:
-    pytest.importorskip("docker")
+    docker_sdk()
     pytester.makepyfile(test_real=textwrap.dedent("""
         import json, pytest
 

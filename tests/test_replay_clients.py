@@ -47,6 +47,15 @@ SDK_EQUIVALENT: dict[str, dict[str, Any]] = {
 }
 
 
+def docker_sdk() -> Any:
+    """The docker SDK for Python: skipped when missing, a failure under CI."""
+    try:
+        import docker
+    except ImportError:
+        skip_or_fail("the docker SDK for Python is not installed (pip install -e .[test])")
+    return docker
+
+
 def docker_cli() -> str:
     for candidate in ("/usr/local/bin/docker", shutil.which("docker")):
         if candidate and os.access(candidate, os.X_OK):
@@ -103,7 +112,7 @@ def test_docker_cli_sees_recorded_bodies(replay: tuple[ReplayBackend, Server], a
 
 
 def test_docker_sdk_sees_recorded_bodies(replay: tuple[ReplayBackend, Server]) -> None:
-    docker = pytest.importorskip("docker")
+    docker = docker_sdk()
     backend, server = replay
     for name, kwargs in SDK_CALLS:
         client = docker.APIClient(base_url=server.docker_host, version="auto", timeout=30)
@@ -123,7 +132,7 @@ def test_docker_sdk_sees_recorded_bodies(replay: tuple[ReplayBackend, Server]) -
 
 
 def test_docker_sdk_version_and_ping(replay: tuple[ReplayBackend, Server]) -> None:
-    docker = pytest.importorskip("docker")
+    docker = docker_sdk()
     backend, server = replay
     client = docker.APIClient(base_url=server.docker_host, version="auto", timeout=30)
     try:
@@ -136,7 +145,7 @@ def test_docker_sdk_version_and_ping(replay: tuple[ReplayBackend, Server]) -> No
 
 
 def test_inspect_every_image(replay: tuple[ReplayBackend, Server]) -> None:
-    docker = pytest.importorskip("docker")
+    docker = docker_sdk()
     backend, server = replay
     listing = json.loads(recorded(backend, all=1).body)
     client = docker.APIClient(base_url=server.docker_host, version="auto", timeout=30)
@@ -163,7 +172,7 @@ def test_unrecorded_request_fails_the_test_with_a_useful_message(pytester: pytes
 
         @pytest.mark.dockerimages_cassette("docker-26.1")
         def test_sdk(dockerimages_cassette):
-            docker = pytest.importorskip("docker")
+            import docker
             client = docker.APIClient(base_url=dockerimages_cassette.docker_host, version="auto")
             client.images(filters={{"label": "never-recorded"}})
     """))
