@@ -460,7 +460,7 @@ def test_fallback_seeded_from_recorded_images() -> None:
 
 # --------------------------------------------------------------------------- the pytest surface
 
-def _write_test(pytester: pytest.Pytester, body: str, name: str = "test_x.py") -> Path:
+def _write_test(pytester: pytest.Pytester, body: str, name: str = "test_casmod.py") -> Path:
     path = pytester.path / name
     path.write_text(textwrap.dedent(body))
     return path
@@ -570,11 +570,11 @@ def test_record_once_then_replay(pytester: pytest.Pytester, upstream: Server) ->
     result = pytester.runpytest("-p", "no:cacheprovider", host, "--dockerimages-record-mode=once")
     result.assert_outcomes(passed=3, failed=1)
     folder = pytester.path / "cassettes"
-    assert (folder / "test_x" / "test_list[0].yaml").is_file()
-    assert (folder / "test_x" / "test_list[1].yaml").is_file()
+    assert (folder / "test_casmod" / "test_list[0].yaml").is_file()
+    assert (folder / "test_casmod" / "test_list[1].yaml").is_file()
     assert (folder / "shared" / "one.yaml").is_file()
-    assert not (folder / "test_x" / "test_fails_while_recording.yaml").exists()
-    recorded = Cassette.load(folder / "test_x" / "test_list[1].yaml")
+    assert not (folder / "test_casmod" / "test_fails_while_recording.yaml").exists()
+    recorded = Cassette.load(folder / "test_casmod" / "test_list[1].yaml")
     assert [i.target for i in recorded.interactions] == ["/v1.45/images/json?all=1"]
     assert recorded.metadata["profile"] == "docker-26.1"
     # now with nothing to record from: replay only (record mode none is the default)
@@ -585,7 +585,7 @@ def test_record_once_then_replay(pytester: pytest.Pytester, upstream: Server) ->
     result = pytester.runpytest("-p", "no:cacheprovider", host, "--dockerimages-record-mode=once",
                                 "--dockerimages-save-failed", "-k", "fails")
     result.assert_outcomes(failed=1)
-    assert (folder / "test_x" / "test_fails_while_recording.yaml").is_file()
+    assert (folder / "test_casmod" / "test_fails_while_recording.yaml").is_file()
 
 
 def test_record_mode_precedence_and_folder(pytester: pytest.Pytester, upstream: Server) -> None:
@@ -661,7 +661,7 @@ def test_long_and_parametrized_names_are_valid_files(pytester: pytest.Pytester, 
     """)
     pytester.runpytest("-p", "no:cacheprovider", f"--dockerimages-docker-host={upstream.docker_host}",
                        "--dockerimages-record-mode=all").assert_outcomes(passed=3)
-    names = sorted(p.name for p in (pytester.path / "cassettes" / "test_x").glob("*.yaml"))
+    names = sorted(p.name for p in (pytester.path / "cassettes" / "test_casmod").glob("*.yaml"))
     assert len(names) == 3
     assert "test_p[a_b_c].yaml" in names and "test_p[sp_ace].yaml" in names
     assert all(len(n) <= 125 for n in names)

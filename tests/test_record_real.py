@@ -131,7 +131,7 @@ def test_dockerimages_record_command(daemon: RealDaemon, tmp_path: Path) -> None
 @pytest.mark.parametrize("daemon", ["docker-26.1"], indirect=True)
 def test_pytest_record_once_then_replay_without_daemon(daemon: RealDaemon, pytester: pytest.Pytester) -> None:
     docker_sdk()
-    pytester.makepyfile(test_real=textwrap.dedent("""
+    pytester.makepyfile(test_casreal=textwrap.dedent("""
         import json, pytest
 
         def test_listing(dockerimages_cassette):
@@ -144,7 +144,7 @@ def test_pytest_record_once_then_replay_without_daemon(daemon: RealDaemon, pytes
     first = pytester.runpytest("-p", "no:cacheprovider", "-s", "--dockerimages-record-mode=once",
                                f"--dockerimages-docker-host={daemon.docker_host}")
     first.assert_outcomes(passed=1)
-    cassette = pytester.path / "cassettes" / "test_real" / "test_listing.yaml"
+    cassette = pytester.path / "cassettes" / "test_casreal" / "test_listing.yaml"
     assert cassette.is_file()
     daemon.stop()
     second = pytester.runpytest("-p", "no:cacheprovider", "-s", f"--dockerimages-docker-host={daemon.docker_host}")

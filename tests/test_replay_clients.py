@@ -160,7 +160,7 @@ def test_inspect_every_image(replay: tuple[ReplayBackend, Server]) -> None:
 @pytest.mark.dockercli
 def test_unrecorded_request_fails_the_test_with_a_useful_message(pytester: pytest.Pytester) -> None:
     cli = docker_cli()
-    pytester.makepyfile(test_clients=textwrap.dedent(f"""
+    pytester.makepyfile(test_casclients=textwrap.dedent(f"""
         import os, subprocess, pytest
 
         @pytest.mark.dockerimages_cassette("docker-26.1")
