@@ -10,12 +10,12 @@ from typing import Any
 from urllib.parse import unquote
 
 from .errors import DaemonError
-from .filters import resolve_image, select
+from .filters import resolve_image
 from .inspect import inspect_document
 from .model import ImageStore
 from .profiles import Profile, version_tuple
 from .query import parse_list_query
-from .render import encode, summaries
+from .render import encode, listing_body
 from .wire import Request, Response
 
 _VERSIONED = re.compile(r"^/v([0-9.]+)(/.*)$")
@@ -84,8 +84,11 @@ GO_CHUNKING_THRESHOLD = 2048
 
 
 def _ok_json(profile: Profile, document: Any) -> Response:
+    return _ok_body(profile, encode(document))
+
+
+def _ok_body(profile: Profile, body: bytes) -> Response:
     headers = base_headers(profile) + [("Docker-Experimental", "false"), ("Content-Type", _JSON)]
-    body = encode(document)
     return Response(200, _sorted(headers), body, chunked=len(body) > GO_CHUNKING_THRESHOLD)
 
 
@@ -121,8 +124,7 @@ def respond(store: ImageStore, profile: Profile, request: Request, now_ns: int) 
             return _ok_json(profile, version_document(profile))
         if route == "/images/json":
             query = parse_list_query(request.raw_query, api_version, profile)
-            entries = select(store, query, profile, now_ns)
-            return _ok_json(profile, summaries(entries, store, profile, api_version, query))
+            return _ok_body(profile, listing_body(store, profile, api_version, query, now_ns))
         assert inspect is not None
         image = resolve_image(store, unquote(inspect.group(1)), profile)
         return _ok_json(profile, inspect_document(image, store, profile, api_version))

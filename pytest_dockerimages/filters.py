@@ -5,14 +5,14 @@ Parse, validate, then apply, in the order each daemon does, so the same error wi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Mapping, Sequence
 
 from .errors import DaemonError, invalid_parameter, not_found, system_error
 from .model import Image, ImageStore
 from .profiles import Profile
 from .query import ListQuery
 from .reference import DigestRef, PatternError, Reference, ReferenceError, glob_match, parse_any, parse_normalized
-from .timestamps import TimestampError, parse_until
+from .timestamps import TimestampError, parse_until, unix_seconds
 
 Args = Mapping[str, Mapping[str, bool]]
 
@@ -203,13 +203,42 @@ def reference_matches(patterns: list[str], ref: Reference, profile: Profile) -> 
 def select(store: ImageStore, query: ListQuery, profile: Profile, now_ns: int) -> list[Entry]:
     """The images GET /images/json lists, with their RepoTags/RepoDigests, unsorted."""
     validate_keys(query.filters, profile)
-    if profile.is_containerd:
-        return _select_containerd(store, query, profile, now_ns)
-    return _select_graphdriver(store, query, profile, now_ns)
+    choose = _select_containerd if profile.is_containerd else _select_graphdriver
+    if not query.filters:
+        # The plain listing (the request clients send most) depends on nothing but the store,
+        # `all` and the store kind: choose once per store, not on every request.
+        key = ("unfiltered", profile.store, profile.dangling_record_name, query.all)
+        return list(store.derived(key, lambda s: tuple(choose(s, query, profile, now_ns))))
+    return choose(store, query, profile, now_ns)
 
 
 def _sorted_refs(image: Image) -> list[Reference]:
     return sorted((*image.tags, *image.digests), key=str)
+
+
+def listing_order(store: ImageStore) -> tuple[Image, ...]:
+    """The store's images in the listing's order (newest Created second first, then by id); cached."""
+    return store.derived("listing_order", lambda s: tuple(
+        sorted(s.images, key=lambda i: (-unix_seconds(i.created_ns or 0), i.id))))
+
+
+def listing_rank(store: ImageStore) -> dict[str, int]:
+    """Image id -> position in `listing_order`: a cheap sort key for any subset; cached."""
+    return store.derived("listing_rank", lambda s: {image.id: n for n, image in enumerate(listing_order(s))})
+
+
+_RefRow = tuple[Reference, str, bool]  # (reference, its familiar text, whether it is a digest)
+
+
+def _graphdriver_refs(store: ImageStore) -> dict[str, tuple[tuple[_RefRow, ...], Entry]]:
+    """Per image id: its references in the reference store's order, and its entry when no
+    reference filter applies. Cached per store, so a listing does not sort and format every
+    image's references again on each request."""
+    out = {}
+    for image in store.images:
+        rows = tuple((ref, ref.familiar, bool(ref.digest)) for ref in _sorted_refs(image))
+        out[image.id] = (rows, Entry(image, tuple(f for _, f, d in rows if not d), tuple(f for _, f, d in rows if d)))
+    return out
 
 
 def _select_graphdriver(store: ImageStore, query: ListQuery, profile: Profile, now_ns: int) -> list[Entry]:
@@ -220,32 +249,38 @@ def _select_graphdriver(store: ImageStore, query: ListQuery, profile: Profile, n
     since = _created_cutoffs(store, args, "since", profile)
     before_cut = min(before) if before else None
     since_cut = max(since) if since else None
+    has_label = "label" in args
     label_values = _values(args, "label")
     patterns = _values(args, "reference")
     has_reference = "reference" in args
-    candidates: Iterable[Image] = store.images
-    if only_dangling:
-        candidates = (i for i in store.images if not store.has_children(i.id))
+    refs_by_id = store.derived("graphdriver_refs", _graphdriver_refs)
     out = []
-    for image in candidates:
+    # Listing order, so the summaries' sort finds the entries already in order.
+    for image in listing_order(store):
+        if only_dangling and store.has_children(image.id):
+            continue
         created = image.created_ns
         if before_cut is not None and (created is None or not created < before_cut):
             continue
         if since_cut is not None and (created is None or not created > since_cut):
             continue
-        if "label" in args and not match_kv_list(label_values, image.labels):
+        if has_label and not match_kv_list(label_values, image.labels):
             continue
-        tags: list[str] = []
-        digests: list[str] = []
-        for ref in _sorted_refs(image):
-            if has_reference:
+        rows, entry = refs_by_id[image.id]
+        tags_t, digests_t = entry.repo_tags, entry.repo_digests
+        if has_reference:
+            tags: list[str] = []
+            digests: list[str] = []
+            for ref, familiar, is_digest in rows:
                 try:
                     if not reference_matches(patterns, ref, profile):
                         continue
                 except PatternError as exc:
                     raise system_error(str(exc)) from None
-            (digests if ref.digest else tags).append(ref.familiar)
-        if not tags and not digests:
+                (digests if is_digest else tags).append(familiar)
+            tags_t, digests_t = tuple(tags), tuple(digests)
+            entry = Entry(image, tags_t, digests_t)
+        if not tags_t and not digests_t:
             if query.all or not store.has_children(image.id):
                 if "dangling" in args and not only_dangling:
                     continue
@@ -253,34 +288,70 @@ def _select_graphdriver(store: ImageStore, query: ListQuery, profile: Profile, n
                     continue
             else:
                 continue
-        elif only_dangling and tags:
+        elif only_dangling and tags_t:
             continue
-        out.append(Entry(image, tuple(tags), tuple(digests)))
+        out.append(entry)
     return out
 
 
 @dataclass(frozen=True)
 class _Record:
-    """A containerd image record: one per name (tag, pulled digest, or moby-dangling@id)."""
+    """A containerd image record: one per name (tag, pulled digest, or moby-dangling@id).
+
+    `familiar` (what RepoTags shows) and `repo_digest` (`familiar-name@image-id`, what
+    RepoDigests shows) are formatted once, when the store's records are built."""
 
     name: str
     ref: Reference
     image: Image
     dangling: bool
+    familiar: str = ""
+    repo_digest: str = ""
 
 
-def containerd_records(store: ImageStore, profile: Profile) -> list[_Record]:
-    """Records sorted by name, as containerd's metadata store returns them."""
+def _record(name: str, ref: Reference, image: Image, dangling: bool) -> _Record:
+    return _Record(name, ref, image, dangling, ref.familiar, f"{ref.familiar_name}@{image.id}")
+
+
+def _build_records(store: ImageStore, dangling_name: str | None) -> tuple[_Record, ...]:
     records = []
     for image in store.images:
         names: list[Reference] = list(image.tags) or list(image.digests)
         for ref in names:
-            records.append(_Record(str(ref), ref, image, False))
+            records.append(_record(str(ref), ref, image, False))
         if not names:
-            dangling = parse_normalized(f"{profile.dangling_record_name}@{image.id}")
-            records.append(_Record(f"{profile.dangling_record_name}@{image.id}", dangling, image, True))
+            dangling = parse_normalized(f"{dangling_name}@{image.id}")
+            records.append(_record(f"{dangling_name}@{image.id}", dangling, image, True))
     records.sort(key=lambda r: r.name)
-    return records
+    return tuple(records)
+
+
+def _entry_of(image: Image, records: Sequence[_Record]) -> Entry:
+    """What the list shows for the records of one image that passed the filters (in name order):
+    every name as a RepoTag, and the repository of the last one as its RepoDigest (none for the
+    dangling record, an image's only record when it has no names)."""
+    last = records[-1]
+    tags = tuple(r.familiar for r in records if not r.dangling)
+    return Entry(image, tags, () if last.dangling else (last.repo_digest,))
+
+
+def _record_groups(store: ImageStore, dangling_name: str | None) -> tuple[tuple[Image, tuple[_Record, ...], Entry], ...]:
+    """Per image, in listing order: its records in name order and its entry when nothing filters.
+
+    Same result as walking all records in name order and keeping, per image, the names that pass
+    and the last passing record (what the daemon does), but each image's entry comes out once, in
+    the order the summaries are sorted in, and the unfiltered listing needs no work at all."""
+    grouped: dict[str, list[_Record]] = {}
+    for record in store.derived(("containerd_records", dangling_name), lambda s: _build_records(s, dangling_name)):
+        grouped.setdefault(record.image.id, []).append(record)
+    return tuple((image, tuple(grouped[image.id]), _entry_of(image, grouped[image.id]))
+                 for image in listing_order(store))
+
+
+def containerd_records(store: ImageStore, profile: Profile) -> list[_Record]:
+    """Records sorted by name, as containerd's metadata store returns them (built once per store)."""
+    name = profile.dangling_record_name
+    return list(store.derived(("containerd_records", name), lambda s: _build_records(s, name)))
 
 
 def _select_containerd(store: ImageStore, query: ListQuery, profile: Profile, now_ns: int) -> list[Entry]:
@@ -309,23 +380,16 @@ def _select_containerd(store: ImageStore, query: ListQuery, profile: Profile, no
                 return False
         predicates.append(by_reference)
 
-    parents = {image.parent for image in store.images if image.parent}
-    chosen: dict[str, _Record] = {}
-    tags_by_id: dict[str, list[str]] = {}
-    for record in containerd_records(store, profile):
-        if not query.all and record.dangling and record.image.id in parents:
-            continue
-        if not all(p(record) for p in predicates):
-            continue
-        previous = chosen.get(record.image.id)
-        if previous is None or previous.dangling or not record.dangling:
-            chosen[record.image.id] = record
-        if not record.dangling:
-            tags_by_id.setdefault(record.image.id, []).append(record.ref.familiar)
+    parents = store.derived("parents", lambda s: frozenset(image.parent for image in s.images if image.parent))
+    name = profile.dangling_record_name
     out = []
-    for image_id, record in chosen.items():
-        digests: tuple[str, ...] = ()
-        if not record.dangling:
-            digests = (f"{record.ref.trimmed().familiar_name}@{image_id}",)
-        out.append(Entry(record.image, tuple(tags_by_id.get(image_id, ())), digests))
+    for image, records, unfiltered in store.derived(("containerd_groups", name), lambda s: _record_groups(s, name)):
+        if not query.all and records[0].dangling and image.id in parents:
+            continue  # a dangling record is an image's only one
+        if not predicates:
+            out.append(unfiltered)
+            continue
+        passing = [r for r in records if all(p(r) for p in predicates)]
+        if passing:
+            out.append(_entry_of(image, passing))
     return out

@@ -9,7 +9,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence, TypeVar
 
 from .reference import Reference, ReferenceError, parse_normalized
 from .timestamps import format_rfc3339_ns, to_ns
@@ -17,6 +17,7 @@ from .timestamps import format_rfc3339_ns, to_ns
 _ID_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 _HEX_PREFIX_RE = re.compile(r"^(?:sha256:)?[0-9a-f]+$")
 MANIFEST_KINDS = ("image", "attestation", "unknown")
+_T = TypeVar("_T")
 
 
 class ModelError(ValueError):
@@ -287,7 +288,7 @@ def _manifest_to_dict(m: Manifest) -> dict[str, Any]:
 class ImageStore:
     """An immutable set of images with the relations the daemon derives: children, lookups."""
 
-    __slots__ = ("images", "by_id", "children", "_tag_index", "_digest_index", "loaded_at_ns")
+    __slots__ = ("images", "by_id", "children", "_tag_index", "_digest_index", "loaded_at_ns", "_derived")
 
     def __init__(self, images: Iterable[Image] = (), loaded_at_ns: int = 0) -> None:
         by_id: dict[str, Image] = {}
@@ -317,9 +318,25 @@ class ImageStore:
         self._tag_index = tag_index
         self._digest_index = digest_index
         self.loaded_at_ns = loaded_at_ns
+        self._derived: dict[Hashable, Any] = {}
 
     def __len__(self) -> int:
         return len(self.images)
+
+    def derived(self, key: Hashable, build: Callable[[ImageStore], _T]) -> _T:
+        """`build(self)`, computed once per store and kept: listing order, records, encoded summaries.
+
+        Why: every request re-derived the same data from the same images (sorting refs, building
+        containerd records, encoding JSON), which made a 10,000-image listing cost ~20x the bare
+        serialisation. The store never changes (a change builds a new store, with an empty
+        cache), so nothing kept here can go stale. Two threads may both build a missing value;
+        the results are equal and the last write wins, so no lock is needed.
+        """
+        try:
+            return self._derived[key]  # type: ignore[no-any-return]
+        except KeyError:
+            value = self._derived[key] = build(self)
+            return value
 
     def has_children(self, image_id: str) -> bool:
         return image_id in self.children

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from .filters import Entry
+from .filters import Entry, listing_rank, select
 from .model import Image, ImageStore, Manifest
 from .profiles import Profile, at_least, below
 from .query import ListQuery
@@ -18,10 +19,16 @@ MANIFEST_MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json"
 
 def encode(document: Any) -> bytes:
     """json.Encoder with SetEscapeHTML(false): compact, UTF-8, trailing newline."""
+    return _encode_value(document) + b"\n"
+
+
+def _encode_value(document: Any) -> bytes:
+    """`encode` without the newline. Encoding a list item by item and joining the pieces with
+    commas gives the same bytes as encoding the whole list, which `summaries_body` relies on."""
     text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
     if "\u2028" in text or "\u2029" in text:
         text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    return text.encode("utf-8", "replace") + b"\n"
+    return text.encode("utf-8", "replace")
 
 
 def labels_value(image: Image, profile: Profile) -> dict[str, str] | None:
@@ -104,47 +111,124 @@ def shared_sizes(listed: Iterable[Image], basis: Iterable[Image]) -> dict[str, i
     return {image.id: sum(size for chain, size in _chains(image) if counts.get(chain, 0) > 1) for image in listed}
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What a summary's shape depends on besides the image: derived from profile, version, query."""
+
+    placeholders: bool
+    with_descriptor: bool
+    with_containers: bool
+    virtual: str
+    manifests: bool
+    identity: bool
+    shared_size: bool
+
+    @classmethod
+    def of(cls, profile: Profile, api_version: str, query: ListQuery) -> _Plan:
+        return cls(
+            placeholders=profile.none_placeholders_below is None or below(api_version, profile.none_placeholders_below),
+            with_descriptor=profile.is_containerd and at_least(api_version, profile.descriptor_from),
+            with_containers=at_least(api_version, profile.containers_from),
+            virtual=_virtual_size_rule(profile, api_version),
+            manifests=query.manifests and profile.is_containerd,
+            identity=query.identity,
+            shared_size=query.shared_size,
+        )
+
+
+def _shared(entries: list[Entry], store: ImageStore, profile: Profile) -> dict[str, int]:
+    listed = [e.image for e in entries]
+    return shared_sizes(listed, listed if profile.is_containerd else store.images)
+
+
+def _summary(entry: Entry, profile: Profile, plan: _Plan, shared_size: int) -> dict[str, Any]:
+    """One ImageSummary in Go struct order."""
+    image = entry.image
+    doc: dict[str, Any] = {
+        "Containers": container_count(image, profile) if plan.with_containers else -1,
+        "Created": unix_seconds(image.created_ns) if image.created_ns is not None else 0,
+        "Id": image.id,
+        "Labels": labels_value(image, profile),
+        "ParentId": image.parent,
+    }
+    if plan.with_descriptor:
+        doc["Descriptor"] = descriptor(image)
+    if plan.manifests:
+        doc["Manifests"] = [manifest_summary(m, plan.identity) for m in image_manifests(image)]
+    tags: list[str] | None = list(entry.repo_tags)
+    digests: list[str] | None = list(entry.repo_digests)
+    if plan.placeholders:
+        if not tags and not digests:
+            tags, digests = [NONE_TAG], [NONE_DIGEST]
+        tags = tags or None
+        digests = digests or None
+    doc["RepoDigests"] = digests
+    doc["RepoTags"] = tags
+    doc["SharedSize"] = shared_size
+    doc["Size"] = image.size
+    if plan.virtual == "yes" or (plan.virtual == "nonzero" and image.size != 0):
+        doc["VirtualSize"] = image.size
+    return doc
+
+
 def summaries(entries: list[Entry], store: ImageStore, profile: Profile, api_version: str,
               query: ListQuery) -> list[dict[str, Any]]:
     """The response body of GET /images/json (a list of ImageSummary), sorted newest first."""
     entries = sorted(entries, key=lambda e: (-unix_seconds(e.image.created_ns or 0), e.image.id))
-    shared: dict[str, int] = {}
-    if query.shared_size:
-        listed = [e.image for e in entries]
-        shared = shared_sizes(listed, listed if profile.is_containerd else store.images)
-    placeholders = profile.none_placeholders_below is None or below(api_version, profile.none_placeholders_below)
-    with_descriptor = profile.is_containerd and at_least(api_version, profile.descriptor_from)
-    with_containers = at_least(api_version, profile.containers_from)
-    virtual = _virtual_size_rule(profile, api_version)
-    out = []
+    plan = _Plan.of(profile, api_version, query)
+    shared = _shared(entries, store, profile) if query.shared_size else {}
+    return [_summary(e, profile, plan, shared.get(e.image.id, 0) if query.shared_size else -1) for e in entries]
+
+
+def summaries_body(entries: list[Entry], store: ImageStore, profile: Profile, api_version: str,
+                   query: ListQuery) -> bytes:
+    """`encode(summaries(...))`, byte for byte, for entries that `select` took from this `store`.
+
+    Why: encoding is most of a listing's cost, and the same image renders to the same bytes
+    every time for the same profile, API version and query flags. So each summary's JSON is
+    encoded once and kept on the (immutable) store, per image, with what else it depends on
+    (its RepoTags/RepoDigests after filtering, its SharedSize); a response joins the pieces.
+    One piece per image and plan is kept (the latest), so the cache stays as big as the store.
+    The order is the store's cached listing rank, equal to the key `summaries` sorts by;
+    `select` already yields that order, so sorting happens only for entries in another order.
+    """
+    plan = _Plan.of(profile, api_version, query)
+    shared = _shared(entries, store, profile) if query.shared_size else None
+    cache: dict[str, tuple[tuple[str, ...], tuple[str, ...], int, bytes]] = store.derived(
+        ("summary_fragments", profile, plan), lambda _: {})
+    rank = listing_rank(store)
+    parts = []
+    last = -1
     for entry in entries:
-        image = entry.image
-        doc: dict[str, Any] = {
-            "Containers": container_count(image, profile) if with_containers else -1,
-            "Created": unix_seconds(image.created_ns) if image.created_ns is not None else 0,
-            "Id": image.id,
-            "Labels": labels_value(image, profile),
-            "ParentId": image.parent,
-        }
-        if with_descriptor:
-            doc["Descriptor"] = descriptor(image)
-        if query.manifests and profile.is_containerd:
-            doc["Manifests"] = [manifest_summary(m, query.identity) for m in image_manifests(image)]
-        tags: list[str] | None = list(entry.repo_tags)
-        digests: list[str] | None = list(entry.repo_digests)
-        if placeholders:
-            if not tags and not digests:
-                tags, digests = [NONE_TAG], [NONE_DIGEST]
-            tags = tags or None
-            digests = digests or None
-        doc["RepoDigests"] = digests
-        doc["RepoTags"] = tags
-        doc["SharedSize"] = shared.get(image.id, 0) if query.shared_size else -1
-        doc["Size"] = image.size
-        if virtual == "yes" or (virtual == "nonzero" and image.size != 0):
-            doc["VirtualSize"] = image.size
-        out.append(doc)
-    return out
+        image_id = entry.image.id
+        position = rank[image_id]
+        if position < last:  # not in listing order: sort, then start over
+            ordered = sorted(entries, key=lambda e: rank[e.image.id])
+            return summaries_body(ordered, store, profile, api_version, query)
+        last = position
+        shared_size = shared.get(image_id, 0) if shared is not None else -1
+        hit = cache.get(image_id)
+        if hit is not None and hit[0] == entry.repo_tags and hit[1] == entry.repo_digests and hit[2] == shared_size:
+            parts.append(hit[3])
+            continue
+        fragment = _encode_value(_summary(entry, profile, plan, shared_size))
+        cache[image_id] = (entry.repo_tags, entry.repo_digests, shared_size, fragment)
+        parts.append(fragment)
+    return b"[" + b",".join(parts) + b"]\n"
+
+
+def listing_body(store: ImageStore, profile: Profile, api_version: str, query: ListQuery, now_ns: int) -> bytes:
+    """The GET /images/json body: `select`, then `summaries_body`.
+
+    Without filters the answer depends on nothing but the store, the profile, the rendering plan
+    and `all` (no clock, no arguments), so the whole body is memoised on the store: repeating
+    the plain listing, what clients and tests do most, costs a dict lookup. Filtered listings
+    are selected anew each time (from per-store caches) and reuse the encoded summaries.
+    """
+    if query.filters:
+        return summaries_body(select(store, query, profile, now_ns), store, profile, api_version, query)
+    key = ("plain_listing_body", profile, _Plan.of(profile, api_version, query), query.all)
+    return store.derived(key, lambda s: summaries_body(select(s, query, profile, now_ns), s, profile, api_version, query))
 
 
 def _virtual_size_rule(profile: Profile, api_version: str) -> str:
