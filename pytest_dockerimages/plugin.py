@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -44,6 +45,26 @@ _MARKER_LINE = (
 
 
 # --------------------------------------------------------------------------- options
+
+
+#: Names this module can be registered under: the entry point, and the module path that
+#: `-p pytest_dockerimages.plugin` or `pytest_plugins = [...]` in a conftest would use.
+_ALIASES = ("dockerimages", __name__)
+
+
+def _block_other_aliases(pluginmanager: pytest.PytestPluginManager) -> None:
+    """Loading this module a second time under its other name would make pluggy raise
+    "Plugin already registered under a different name"; blocking the name not in use makes
+    pytest skip that second import silently instead."""
+    for alias in _ALIASES:
+        if pluginmanager.get_plugin(alias) is None and not pluginmanager.is_blocked(alias):
+            pluginmanager.set_blocked(alias)
+
+
+def pytest_plugin_registered(plugin: object, manager: pytest.PytestPluginManager) -> None:
+    """Runs right after this module is registered, whichever way it was loaded."""
+    if plugin is sys.modules[__name__]:
+        _block_other_aliases(manager)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

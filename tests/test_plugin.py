@@ -296,6 +296,12 @@ def test_autoload_off_with_p_and_loading_twice(pytester: pytest.Pytester, monkey
     monkeypatch.delenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
     result = pytester.runpytest_subprocess("-p", "dockerimages")  # entry point + -p
     result.assert_outcomes(passed=1)
+    result = pytester.runpytest_subprocess("-p", "pytest_dockerimages.plugin")  # entry point + module name
+    result.assert_outcomes(passed=1)
+    pytester.makeconftest('pytest_plugins = ["pytest_dockerimages.plugin"]\n')
+    pytester.runpytest_subprocess().assert_outcomes(passed=1)  # entry point + conftest
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.runpytest_subprocess().assert_outcomes(passed=1)  # conftest only
 
 
 def test_xdist_gives_each_worker_its_own_daemon(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
