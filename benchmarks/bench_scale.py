@@ -1,0 +1,67 @@
+"""2. Scale: 100 .. 100,000 images in the fake; cost per request against the bare serialisation.
+
+For each size, one keep-alive client over the fake's unix socket asks for the plain listing
+(warm: the store has answered it before), a label-filtered listing, and the plain listing on a
+fresh store (cold: the first request after a change, caches empty). The reference is encoding
+the same response body (as parsed JSON) with the fastest encoder available.
+"""
+from __future__ import annotations
+
+import json
+
+from common import Check, KeepAliveClient, Result, best_encoder, fmt_s, inner_for, median_time, synthetic_images
+
+from pytest_dockerimages.fakedaemon import FakeDaemon
+from pytest_dockerimages.profiles import get_profile
+
+PROFILES = ("docker-26.1", "docker-28.1-containerd")
+
+
+def run(quick: bool) -> Result:
+    sizes = [20, 200] if quick else [100, 1_000, 10_000, 100_000]
+    encoder_name, encoder = best_encoder()
+    result = Result("2. Scale: time per request by image count (keep-alive client, unix socket)",
+                    ["profile", "images", "body", "plain (warm)", "label filter", "plain (cold)",
+                     f"encode only ({encoder_name})", "warm / encode"])
+    all_images = synthetic_images(sizes[-1])
+    for profile_name in PROFILES:
+        api = get_profile(profile_name).api_max
+        plain, filtered = f"/v{api}/images/json", f"/v{api}/images/json?filters=%7B%22label%22%3A%5B%22tier%3Dapp%22%5D%7D"
+        times: dict[str, list[float]] = {"warm": [], "filtered": [], "cold": []}
+        ratio_at: dict[int, float] = {}
+        for n in sizes:
+            images = all_images[:n]
+            big = n >= 10_000
+            rounds = 3 if quick else (5 if n >= 100_000 else 9)
+            with FakeDaemon(images=images, profile=profile_name) as daemon, KeepAliveClient(daemon.docker_host) as client:
+                status, body = client.get(plain)
+                assert status == 200, body[:200]
+                document = json.loads(body)
+                warm = median_time(lambda: client.get(plain), rounds=rounds, inner=inner_for(lambda: client.get(plain)))
+                filt = median_time(lambda: client.get(filtered), rounds=rounds,
+                                   inner=inner_for(lambda: client.get(filtered)))
+
+                def cold() -> None:
+                    daemon.reset(images=images)  # a new store: every per-store cache starts empty
+                    client.get(plain)
+                # reset() itself (building the store) is not the request: subtract its own median
+                reset_only = median_time(lambda: daemon.reset(images=images), rounds=3 if big else rounds)
+                cold_t = max(median_time(cold, rounds=3 if big else rounds) - reset_only, 0.0)
+            enc = median_time(lambda: encoder(document), rounds=rounds, inner=inner_for(lambda: encoder(document)))
+            times["warm"].append(warm)
+            times["filtered"].append(filt)
+            times["cold"].append(cold_t)
+            ratio_at[n] = warm / enc
+            result.rows.append([profile_name, f"{n:,}", f"{len(body) / 1e6:.2f} MB", fmt_s(warm), fmt_s(filt),
+                                fmt_s(cold_t), fmt_s(enc), f"{warm / enc:.2f}x"])
+        if not quick:
+            for kind, series in times.items():
+                steps = [series[i + 1] / series[i] for i in range(len(series) - 1)]
+                result.checks.append(Check(f"{profile_name} {kind}: worst growth per 10x images "
+                                           f"({', '.join(f'{s:.1f}x' for s in steps)})", max(steps), 12.0))
+            result.checks.append(Check(f"{profile_name} 10,000 images: whole request / encode only",
+                                       ratio_at[10_000], 3.0))
+    result.notes.append("warm = the store answered this listing before (the plain listing body is memoised per "
+                        "store); cold = first request on a new store (select + encode everything); "
+                        "filter = label=tier=app, selected anew on every request from per-store caches")
+    return result

@@ -1,0 +1,228 @@
+"""Shared helpers of the benchmarks: timing (medians over rounds), synthetic image sets, machine facts.
+
+Not part of the test suite: pytest never collects this folder (files are `bench_*.py`, and
+`testpaths` is `tests`).  `run.py` imports the `bench_*` modules and prints their results.
+"""
+from __future__ import annotations
+
+import gc
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from pytest_dockerimages.model import Image  # noqa: E402
+
+_L = "sha256:" + "0" * 48
+
+
+# ----------------------------------------------------------------------------- results
+
+
+@dataclass
+class Check:
+    """One target: the measured value against its limit (None: not applicable in this mode)."""
+
+    name: str
+    value: float
+    limit: float
+    unit: str = "x"
+
+    @property
+    def met(self) -> bool:
+        return self.value <= self.limit
+
+    def line(self) -> str:
+        return f"{self.name}: {self.value:.3g}{self.unit} (target <= {self.limit:g}{self.unit}) " \
+               f"{'MET' if self.met else 'NOT MET'}"
+
+
+@dataclass
+class Result:
+    """What one benchmark reports: a table (rows of cells) and its target checks."""
+
+    title: str
+    header: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    skipped: str | None = None
+
+    def markdown(self) -> str:
+        out = [f"### {self.title}", ""]
+        if self.skipped:
+            return "\n".join(out + [f"skipped: {self.skipped}", ""])
+        out.append("| " + " | ".join(self.header) + " |")
+        out.append("|" + "---|" * len(self.header))
+        out += ["| " + " | ".join(row) + " |" for row in self.rows]
+        out.append("")
+        out += [f"- {c.line()}" for c in self.checks]
+        out += [f"- {n}" for n in self.notes]
+        out.append("")
+        return "\n".join(out)
+
+
+# ----------------------------------------------------------------------------- timing
+
+
+def median_time(fn: Callable[[], Any], *, rounds: int, inner: int = 1, warmup: int = 1) -> float:
+    """Median over `rounds` of the mean seconds per call of `inner` back-to-back calls.
+
+    GC is disabled inside a round (and run between rounds), so a collection triggered by the
+    previous round's garbage does not land in a random sample.
+    """
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(rounds):
+        gc.collect()
+        gc.disable()
+        try:
+            t0 = time.perf_counter()
+            for _ in range(inner):
+                fn()
+            samples.append((time.perf_counter() - t0) / inner)
+        finally:
+            gc.enable()
+    return statistics.median(samples)
+
+
+def interleaved(fns: dict[str, Callable[[], Any]], *, rounds: int, inner: int = 1) -> dict[str, float]:
+    """Medians of several alternatives measured round-robin, so a noisy phase hits all of them."""
+    for fn in fns.values():
+        fn()
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            gc.collect()
+            gc.disable()
+            try:
+                t0 = time.perf_counter()
+                for _ in range(inner):
+                    fn()
+                samples[name].append((time.perf_counter() - t0) / inner)
+            finally:
+                gc.enable()
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def fmt_s(seconds: float) -> str:
+    """Human units: ns/µs/ms/s with three significant digits."""
+    sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{sign}{seconds / scale:.3g} {unit}"
+    return f"{sign}{seconds / 1e-9:.3g} ns"
+
+
+# ----------------------------------------------------------------------------- synthetic images
+
+
+def synthetic_images(n: int, *, seed_prefix: str = "bench") -> list[Image]:
+    """`n` varied images, deterministic: like a busy CI host's `docker images -a`.
+
+    Per 10 images: 6 tagged (1-3 tags, some in a local registry with a digest), 1 digest-only,
+    2 untagged children of the previous image (intermediate build steps), 1 dangling; labels on
+    most, a few with none; layers shared by parent chains and by a handful of base layers.
+    """
+    images: list[Image] = []
+    previous: Image | None = None
+    for i in range(n):
+        kind = i % 10
+        base_layer = {"digest": f"{_L}{(i % 7) + 1:016x}", "size": 5_000_000 + (i % 7) * 1_000}
+        own = {"digest": f"{_L}{0x10000000 + i:016x}", "size": 1_000 + i}
+        created = 1_600_000_000 + i * 37  # distinct seconds, mixed order after sorting by id
+        labels: dict[str, str] | None = {"org.example.team": f"team{i % 5}", "tier": ("app", "base")[i % 2]}
+        if i % 13 == 0:
+            labels = None
+        common: dict[str, Any] = {"created": created, "labels": labels, "id": f"sha256:{i:064x}"}
+        repo = f"{seed_prefix}/svc{i % 97}"
+        if kind in (0, 1, 2, 3, 4, 5):
+            tags = [f"{repo}:v{i}"]
+            if kind in (0, 3):
+                tags.append(f"{repo}:v{i}-extra")
+            digests = []
+            if kind == 0:
+                tags.append(f"localhost:5000/{repo}:v{i}")
+                digests = [f"localhost:5000/{repo}@sha256:{i + 1:064x}"]
+            image = Image(tags=tags, digests=digests, layers=[base_layer, own], **common)
+        elif kind == 6:
+            image = Image(digests=[f"localhost:5000/{repo}@sha256:{i + 7:064x}"], layers=[base_layer, own], **common)
+        elif kind in (7, 8) and previous is not None:
+            parent_layers = [{"digest": layer.digest, "size": layer.size} for layer in previous.layers]
+            image = Image(parent=previous.id, layers=[*parent_layers, own], **common)
+        else:
+            image = Image(layers=[base_layer, own], **common)
+        images.append(image)
+        previous = image
+    return images
+
+
+# ----------------------------------------------------------------------------- machine
+
+
+def machine() -> dict[str, str]:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"nproc": str(os.cpu_count()), "cpu": model, "python": platform.python_version(),
+            "implementation": platform.python_implementation()}
+
+
+# ----------------------------------------------------------------------------- clients
+
+
+class KeepAliveClient:
+    """One keep-alive `http.client` connection (unix socket or loopback TCP), as the benchmarks'
+    only client: `get(path)` returns the status and the whole (de-chunked) body."""
+
+    def __init__(self, docker_host: str, timeout: float = 120.0) -> None:
+        from pytest_dockerimages.unixhttp import connection_for
+
+        self.conn = connection_for(docker_host, timeout=timeout)
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        self.conn.request("GET", path)
+        response = self.conn.getresponse()
+        return response.status, response.read()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> KeepAliveClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def inner_for(fn: Callable[[], Any], budget: float = 0.05, cap: int = 200) -> int:
+    """How many back-to-back calls make one round last about `budget` seconds (at least one)."""
+    t0 = time.perf_counter()
+    fn()
+    once = max(time.perf_counter() - t0, 1e-7)
+    return max(1, min(cap, int(budget / once)))
+
+
+def best_encoder() -> tuple[str, Callable[[Any], bytes]]:
+    """The fastest JSON encoder available: orjson when installed, else the stdlib."""
+    try:
+        import orjson
+    except ImportError:
+        import json
+
+        return "json (stdlib)", lambda doc: json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+    return f"orjson {orjson.__version__}", orjson.dumps
