@@ -7,7 +7,9 @@ pytest_dockerimages/realdaemon.py; install them with `bash scripts/install-daemo
 standard image set, then records through the recording proxy:
 
 1. the standard request matrix (pytest_dockerimages/matrix.py) plus an inspect of every image;
-2. the docker CLI commands of matrix.CLI_COMMANDS, run with DOCKER_HOST set to the proxy;
+2. the docker CLI commands of matrix.CLI_COMMANDS, run with DOCKER_HOST set to the proxy, by
+   every docker CLI installed (/usr/local/bin/docker, Debian's /usr/bin/docker): each negotiates
+   its own API version;
 3. the docker SDK calls of matrix.SDK_CALLS (docker.APIClient(version="auto")) through the proxy;
 
 and writes cassettes/<variant>.yaml atomically, then stops the daemon and the registry. The
@@ -35,6 +37,15 @@ from pytest_dockerimages.server import Server  # noqa: E402
 
 REGISTRY_PSEUDONYM = "registry.example:5000"
 DATA_ROOT_STAND_IN = "/var/lib/docker"
+
+
+def docker_clis() -> list[str]:
+    """Every docker CLI on this machine (the newer one in /usr/local/bin, Debian's in /usr/bin)."""
+    found: dict[str, str] = {}
+    for candidate in (find_docker_cli(), "/usr/local/bin/docker", "/usr/bin/docker"):
+        if candidate and os.access(candidate, os.X_OK):
+            found.setdefault(os.path.realpath(candidate), str(candidate))
+    return list(found.values())
 
 
 def run_cli(docker_host: str, cli: str) -> None:
@@ -74,11 +85,12 @@ def record_variant(name: str, out_dir: Path, progress: bool) -> Path:
         api = str(cassette.metadata["daemon"]["ApiVersion"])
         record_matrix(backend, standard_matrix(api, daemon.registry.addr),
                       progress=sys.stderr if progress else None)
-        cli = find_docker_cli()
-        if cli is None:
+        clis = docker_clis()
+        if not clis:
             raise SystemExit("the docker CLI is needed (set DOCKERIMAGES_DOCKER_CLI)")
         with Server(backend) as proxy:
-            run_cli(proxy.docker_host, str(cli))
+            for cli in clis:  # each CLI version negotiates its own API version: record all of them
+                run_cli(proxy.docker_host, cli)
             run_sdk(proxy.docker_host)
             proxy.check_errors()
         if backend.errors:
