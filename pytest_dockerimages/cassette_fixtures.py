@@ -291,7 +291,7 @@ class _Hooks:
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: Any) -> Iterator[None]:
-        outcome = yield
+        outcome: Any = yield
         report = outcome.get_result()
         item.stash.setdefault(_REPORTS, {})[report.when] = report
         handle = item.stash.get(_HANDLE, None)

@@ -22,7 +22,7 @@ def _filters(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def images_json(prefix: str = "", **params: Any) -> str:
+def images_json(prefix: str = "", /, **params: Any) -> str:
     """``{prefix}/images/json?...`` with params encoded as url.Values.Encode does (``+`` for spaces,
     everything but unreserved characters escaped); ``filters`` may be given as a dict/list value."""
     pairs = []

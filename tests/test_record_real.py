@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from pytest_dockerimages.backends.record import RecordingBackend, record_matrix
+from pytest_dockerimages.backends.record import RecordingBackend
 from pytest_dockerimages.backends.replay import ReplayBackend
 from pytest_dockerimages.cassette import Cassette
 from pytest_dockerimages.matrix import CLI_COMMANDS, SDK_CALLS, standard_matrix
