@@ -153,3 +153,21 @@ def test_python_dash_m_package_runs_the_cli() -> None:
     done = subprocess.run([sys.executable, "-m", "pytest_dockerimages", "profiles"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "docker-20.10" in done.stdout
+
+
+def test_serve_replays_a_cassette(served: list[subprocess.Popen[str]]) -> None:
+    cassette = Path(__file__).resolve().parents[1] / "cassettes" / "docker-26.1.yaml"
+    if not cassette.is_file():
+        pytest.skip("no shipped cassette in this checkout")
+    proc = start_serve("--cassette", str(cassette))
+    served.append(proc)
+    host = first_line(proc).split("=", 1)[1]
+    status, headers, _ = request(host, "GET", "/_ping")
+    assert status == 200 and dict(headers)["Server"].startswith("Docker/26.1")
+    assert stop(proc) == 0
+
+
+def test_missing_cassette_is_one_line(tmp_path: Path) -> None:
+    done = run_cli("serve", "--cassette", str(tmp_path / "none.yaml"))
+    assert done.returncode == 2 and "none.yaml" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
