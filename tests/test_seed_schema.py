@@ -1,0 +1,45 @@
+"""schemas/seed.schema.json describes the seed files the fake loads: what dump_seed writes validates,
+and what the model refuses, the schema refuses too."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from golden_replay import PROFILES, load
+from pytest_dockerimages.defaults import default_images
+from pytest_dockerimages.resources import data_dir
+from pytest_dockerimages.seed import dump_seed
+
+SCHEMA = json.loads((data_dir("schemas") / "seed.schema.json").read_text())
+
+
+def test_the_schema_is_valid() -> None:
+    jsonschema.Draft7Validator.check_schema(SCHEMA)
+
+
+def test_dumped_seeds_validate(tmp_path: Path) -> None:
+    path = dump_seed(default_images(), tmp_path / "seed.yaml", profile="docker-26.1")
+    jsonschema.validate(yaml.safe_load(path.read_text()), SCHEMA)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_golden_seeds_validate(profile: str) -> None:
+    jsonschema.validate(load(profile)["seed"], SCHEMA)
+
+
+@pytest.mark.parametrize("document", [
+    {"images": [{"tagz": []}]},
+    {"images": [{"id": "abc"}]},
+    {"images": [{"size": -1}]},
+    {"images": [{"labels": {"a": 1}}]},
+    {"images": [{"manifests": [{"kind": "weird"}]}]},
+    {"version": 2, "images": []},
+    {"imagez": []},
+])
+def test_invalid_seeds_are_refused(document: dict[str, object]) -> None:
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(document, SCHEMA)
