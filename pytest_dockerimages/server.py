@@ -13,8 +13,9 @@ Design choices, and why:
 * Reads go through a buffered ``socket.makefile('rb')`` with bounded ``readline`` calls, so an
   oversized request line, header block or body is refused (414/431/413) after reading at most
   the limit, never an unbounded amount of data.
-* Each response is serialised into one ``bytes`` and written with a single ``sendall``: one
-  syscall per request keeps latency far below dockerd's and avoids Nagle/delayed-ACK stalls.
+* Each response is serialised into a few buffers (head, body) written with one ``sendmsg``
+  (writev), so a large body is never copied: one syscall per request keeps latency far below
+  dockerd's and avoids Nagle/delayed-ACK stalls.
 * An exception in the backend is answered with a 500 and kept in :attr:`Server.errors`, so
   a pytest fixture can re-raise it inside the test that triggered it.
 """
@@ -319,6 +320,14 @@ class _ContinueSender:
 def serialize_response(response: Response, *, method: str, http10: bool, close: bool) -> bytes:
     """The bytes of one response: status line, headers in the backend's order, framing, body.
 
+    (`response_buffers` joined; the server itself sends the buffers without joining them.)
+    """
+    return b"".join(response_buffers(response, method=method, http10=http10, close=close))
+
+
+def response_buffers(response: Response, *, method: str, http10: bool, close: bool) -> list[bytes]:
+    """`serialize_response` as a list of buffers: head, then the body (framed) as it is, uncopied.
+
     ``Content-Length``/``Transfer-Encoding`` from the backend are replaced by the framing that
     matches the body actually sent (a replayed header must never make a client hang).
     HTTP/1.0 clients cannot decode chunked bodies, so they get ``Content-Length`` instead.
@@ -355,7 +364,7 @@ def serialize_response(response: Response, *, method: str, http10: bool, close: 
         lines.append("Connection: close")
     elif http10 and not close and not has_connection:
         lines.append("Connection: keep-alive")
-    payload = b""
+    payload: list[bytes] = []
     if status in _NO_BODY_STATUSES or status < 200:
         if backend_length is not None and status == 304:
             lines.append(f"Content-Length: {backend_length}")
@@ -368,12 +377,29 @@ def serialize_response(response: Response, *, method: str, http10: bool, close: 
             lines.append(f"Content-Length: {len(body)}")
     elif chunked:
         lines.append("Transfer-Encoding: chunked")
-        payload = (b"%x\r\n%b\r\n0\r\n\r\n" % (len(body), body)) if body else b"0\r\n\r\n"
+        payload = [b"%x\r\n" % len(body), body, b"\r\n0\r\n\r\n"] if body else [b"0\r\n\r\n"]
     else:
         lines.append(f"Content-Length: {len(body)}")
-        payload = body
+        payload = [body]
     head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-    return head if no_body else head + payload
+    return [head] if no_body else [head, *payload]
+
+
+def _send_buffers(conn: socket.socket, buffers: list[bytes]) -> None:
+    """`sendall` of several buffers in one writev (`sendmsg`), without joining them first.
+
+    Why: a listing of 100,000 images is ~50 MB; joining head and body copied it twice per
+    response, and at that size each fresh copy costs page faults, a third of the request.
+    """
+    views = [memoryview(b) for b in buffers if b]
+    while views:
+        sent = conn.sendmsg(views)
+        while sent and views:
+            if sent >= len(views[0]):
+                sent -= len(views.pop(0))
+            else:
+                views[0] = views[0][sent:]
+                sent = 0
 
 
 def _is_loopback(host: str) -> bool:
@@ -759,13 +785,13 @@ class Server:
                 or self._stopping.is_set()
             )
             try:
-                data = serialize_response(response, method=request.method, http10=parsed.http10, close=close)
+                buffers = response_buffers(response, method=request.method, http10=parsed.http10, close=close)
             except Exception as exc:
                 self._record(exc, request)
-                data = serialize_response(
+                buffers = response_buffers(
                     _internal_error(exc), method=request.method, http10=parsed.http10, close=close
                 )
-            conn.sendall(data)
+            _send_buffers(conn, buffers)
             if close:
                 return True
         return False
