@@ -390,6 +390,8 @@ def _select_containerd(store: ImageStore, query: ListQuery, profile: Profile, no
             out.append(unfiltered)
             continue
         passing = [r for r in records if all(p(r) for p in predicates)]
-        if passing:
+        if len(passing) == len(records):
+            out.append(unfiltered)  # the same entry object: its encoded summary is cached
+        elif passing:
             out.append(_entry_of(image, passing))
     return out
