@@ -22,6 +22,9 @@ import pytest
 if TYPE_CHECKING:
     from .fakedaemon import FakeDaemon
 
+# Before anything imports it: assertion helpers get pytest's rewritten, itemised assert messages.
+pytest.register_assert_rewrite(f"{__package__}.assertions")
+
 # The cassette fixtures live in their own module, written separately; wire them in when present.
 # find_spec first: an ImportError raised *inside* that module must surface, not hide it.
 _cassette: Any = (

@@ -363,7 +363,8 @@ def test_regenerating_gives_the_committed_files(tmp_path: Path) -> None:
     subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "gen_schemas.py"), str(SWAGGER_DIR),
                     "--out", str(tmp_path)], check=True, capture_output=True)
     generated = sorted(path.name for path in tmp_path.iterdir())
-    committed = sorted(path.name for path in SCHEMA_DIR.glob("*.json"))
+    hand_written = {"seed.schema.json"}
+    committed = sorted(path.name for path in SCHEMA_DIR.glob("*.json") if path.name not in hand_written)
     assert generated == committed
     different = [name for name in generated
                  if (tmp_path / name).read_bytes() != (SCHEMA_DIR / name).read_bytes()]
