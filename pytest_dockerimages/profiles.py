@@ -11,11 +11,23 @@ from typing import Literal
 Store = Literal["graphdriver", "containerd"]
 
 
+_INT64_MAX = 2**63 - 1
+
+
+def _atoi(piece: str) -> int:
+    """strconv.Atoi as versions.compare uses it (errors ignored): not a number is 0, a number
+    beyond int64 is the int64 maximum. Never int() on thousands of digits (Python refuses those)."""
+    if not piece.isascii() or not piece.isdigit():
+        return 0
+    digits = piece.lstrip("0")
+    return _INT64_MAX if len(digits) > 19 else min(int(digits or "0"), _INT64_MAX)
+
+
 def version_tuple(version: str) -> tuple[int, ...]:
     """Compare API versions numerically per component (`1.041` == `1.41`), as the daemon does."""
     parts = []
     for piece in version.split("."):
-        parts.append(int(piece) if piece.isdigit() else 0)
+        parts.append(_atoi(piece))
     while len(parts) > 1 and parts[-1] == 0:
         parts.pop()
     return tuple(parts)
