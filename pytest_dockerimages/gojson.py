@@ -13,6 +13,15 @@ class GoJSONError(ValueError):
     pass
 
 
+#: encoding/json's scanner refuses deeper nesting ("exceeded max depth").
+MAX_DEPTH = 10000
+
+
+def _is_digit(c: str) -> bool:
+    """Go's JSON scanner knows only the ASCII digits (str.isdigit() would accept "²")."""
+    return len(c) == 1 and "0" <= c <= "9"
+
+
 def _quote_char(c: str) -> str:
     if c == "'":
         return "'\\''"
@@ -24,7 +33,7 @@ def _quote_char(c: str) -> str:
 
 
 class _Scanner:
-    """A small recursive-descent checker that fails with Go scanner wording."""
+    """A small iterative checker (any nesting depth) that fails with Go scanner wording."""
 
     def __init__(self, text: str) -> None:
         self.s = text
@@ -42,16 +51,11 @@ class _Scanner:
     def peek(self) -> str:
         return self.s[self.i] if self.i < len(self.s) else ""
 
-    def value(self) -> None:
-        self.ws()
+    def scalar(self) -> None:
         c = self.peek()
-        if c == "{":
-            self.obj()
-        elif c == "[":
-            self.arr()
-        elif c == '"':
+        if c == '"':
             self.string()
-        elif c == "-" or c.isdigit():
+        elif c == "-" or _is_digit(c):
             self.number()
         elif c and c in "tfn":
             self.literal({"t": "true", "f": "false", "n": "null"}[c])
@@ -94,80 +98,140 @@ class _Scanner:
     def number(self) -> None:
         if self.peek() == "-":
             self.i += 1
-            if not self.peek().isdigit():
+            if not _is_digit(self.peek()):
                 raise self.fail("in numeric literal")
         if self.peek() == "0":
             self.i += 1
         else:
-            while self.peek().isdigit():
+            while _is_digit(self.peek()):
                 self.i += 1
         if self.peek() == ".":
             self.i += 1
-            if not self.peek().isdigit():
+            if not _is_digit(self.peek()):
                 raise self.fail("after decimal point in numeric literal")
-            while self.peek().isdigit():
+            while _is_digit(self.peek()):
                 self.i += 1
         if self.peek() in ("e", "E"):
             self.i += 1
             if self.peek() in ("+", "-"):
                 self.i += 1
-            if not self.peek().isdigit():
+            if not _is_digit(self.peek()):
                 raise self.fail("in exponent of numeric literal")
-            while self.peek().isdigit():
+            while _is_digit(self.peek()):
                 self.i += 1
 
-    def obj(self) -> None:
+    def open(self, stack: list[str], c: str) -> None:
+        if len(stack) >= MAX_DEPTH:
+            raise self.fail("exceeded max depth")
+        stack.append(c)
         self.i += 1
         self.ws()
-        if self.peek() == "}":
-            self.i += 1
-            return
+
+    def check(self) -> int:
+        """Scan the whole text with an explicit stack (no recursion: any nesting depth is fine);
+        returns the deepest nesting seen."""
+        stack: list[str] = []
+        deepest = 0
+        state = "value"
         while True:
-            self.ws()
-            if self.peek() != '"':
-                raise self.fail("looking for beginning of object key string")
-            self.string()
-            self.ws()
-            if self.peek() != ":":
-                raise self.fail("after object key")
-            self.i += 1
-            self.value()
-            self.ws()
-            if self.peek() == ",":
+            if state == "value":
+                self.ws()
+                c = self.peek()
+                if c in ("{", "["):
+                    self.open(stack, c)
+                    deepest = max(deepest, len(stack))
+                    if self.peek() == ("}" if c == "{" else "]"):
+                        self.i += 1
+                        stack.pop()
+                        state = "after"
+                    else:
+                        state = "key" if c == "{" else "value"
+                    continue
+                self.scalar()
+                state = "after"
+            elif state == "key":
+                self.ws()
+                if self.peek() != '"':
+                    raise self.fail("looking for beginning of object key string")
+                self.string()
+                self.ws()
+                if self.peek() != ":":
+                    raise self.fail("after object key")
                 self.i += 1
+                state = "value"
+            else:  # after a complete value
+                self.ws()
+                if not stack:
+                    if self.i < len(self.s):
+                        raise self.fail("after top-level value")
+                    return deepest
+                c = self.peek()
+                closer = "}" if stack[-1] == "{" else "]"
+                if c == ",":
+                    self.i += 1
+                    state = "key" if closer == "}" else "value"
+                elif c == closer:
+                    self.i += 1
+                    stack.pop()
+                else:
+                    raise self.fail("after object key:value pair" if closer == "}" else "after array element")
+
+
+def check_syntax(text: str) -> int:
+    """Raise GoJSONError with Go's message if `text` is not valid JSON; else return its nesting depth."""
+    return _Scanner(text).check()
+
+
+def loads_shallow(text: str, keep: int) -> Any:
+    """`json.loads` of syntax-checked text, with every container nested deeper than `keep` levels
+    replaced by an empty one of the same kind, and integers read as floats.
+
+    The filter forms are only ever inspected `keep` levels deep, so the result decides them as the
+    full document would, while a deeply nested or huge-number input can neither exhaust the stack
+    nor hit Python's integer-digits limit."""
+    out: list[str] = []
+    depth, start, i, n = 0, 0, 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == '"':
+            i = _string_end(text, i)
+            continue
+        if c in "{[":
+            if depth == keep:
+                out.append(text[start:i] + ("{}" if c == "{" else "[]"))
+                i = start = _container_end(text, i)
                 continue
-            if self.peek() == "}":
-                self.i += 1
-                return
-            raise self.fail("after object key:value pair")
-
-    def arr(self) -> None:
-        self.i += 1
-        self.ws()
-        if self.peek() == "]":
-            self.i += 1
-            return
-        while True:
-            self.value()
-            self.ws()
-            if self.peek() == ",":
-                self.i += 1
-                continue
-            if self.peek() == "]":
-                self.i += 1
-                return
-            raise self.fail("after array element")
-
-    def check(self) -> None:
-        self.value()
-        self.ws()
-        if self.i < len(self.s):
-            raise self.fail("after top-level value")
+            depth += 1
+        elif c in "}]":
+            depth -= 1
+        i += 1
+    out.append(text[start:])
+    return json.loads("".join(out), parse_int=float)
 
 
-def check_syntax(text: str) -> None:
-    """Raise GoJSONError with Go's message if `text` is not valid JSON."""
-    _Scanner(text).check()
+def _string_end(text: str, i: int) -> int:
+    """Index just past the string literal that starts at `i`."""
+    i += 1
+    while text[i] != '"':
+        i += 2 if text[i] == "\\" else 1
+    return i + 1
+
+
+def _container_end(text: str, i: int) -> int:
+    """Index just past the container that starts at `i`."""
+    depth = 0
+    while True:
+        c = text[i]
+        if c == '"':
+            i = _string_end(text, i)
+            continue
+        if c in "{[":
+            depth += 1
+        elif c in "}]":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
 
 
 def _kind(value: Any) -> str:

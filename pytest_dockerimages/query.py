@@ -9,16 +9,21 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from .errors import DaemonError, invalid_parameter, system_error
-from .gojson import GoJSONError, check_syntax, first_type_error_map_of_bool_maps
+from .gojson import GoJSONError, check_syntax, first_type_error_map_of_bool_maps, loads_shallow
 from .profiles import Profile, at_least, below
 
 FALSE_WORDS = frozenset({"", "0", "no", "false", "none"})
 _HEX = "0123456789abcdefABCDEF"
 
 
+#: unicode.IsSpace, what strings.TrimSpace trims (str.strip() also trims \x1c-\x1f).
+GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
+           "\u2028\u2029\u202f\u205f\u3000"
+
+
 def bool_value(text: str | None) -> bool:
     """httputils.BoolValue: only "", 0, no, false, none (any case, trimmed) are false."""
-    return (text or "").strip().lower() not in FALSE_WORDS
+    return (text or "").strip(GO_SPACE).lower() not in FALSE_WORDS
 
 
 def _unescape(text: str) -> str:
@@ -91,8 +96,10 @@ def filters_from_json(text: str, profile: Profile) -> dict[str, dict[str, bool]]
     if text == "":
         return {}
     try:
-        check_syntax(text)
-        parsed = json.loads(text)
+        depth = check_syntax(text)
+        # Both forms are decided within 3 levels, and by the kind of a number, never its value: deeper
+        # input is read shallowly (no RecursionError), integers as floats (no digit limit).
+        parsed = json.loads(text, parse_int=float) if depth <= 3 else loads_shallow(text, 3)
     except (GoJSONError, ValueError) as exc:
         raise _malformed(profile, str(exc)) from None
     error = first_type_error_map_of_bool_maps(parsed)
