@@ -86,8 +86,20 @@ def unix_seconds(ns: int) -> int:
 # --- Go durations ------------------------------------------------------------------------
 _UNIT_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": NANOS,
             "m": 60 * NANOS, "h": 3600 * NANOS}
-_DURATION = re.compile(r"^[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$")
-_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_DURATION = re.compile(r"^[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$", re.ASCII)
+_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)", re.ASCII)
+_INT64_MAX = 2**63 - 1
+
+
+def _fits_int64(digits: str) -> bool:
+    """Would strconv.ParseInt(digits, 10, 64) succeed? (Checked before int(): no digit limit.)"""
+    digits = digits.lstrip("+-").lstrip("0")
+    return len(digits) < 19 or (len(digits) == 19 and int(digits) <= _INT64_MAX)
+
+
+def _isdigits(text: str) -> bool:
+    """Only ASCII digits, as Go's parsers read them (str.isdigit() also accepts "²" and "٣")."""
+    return text.isascii() and text.isdigit()
 
 
 def parse_go_duration(text: str) -> int | None:
@@ -99,7 +111,12 @@ def parse_go_duration(text: str) -> int | None:
     sign = -1 if text.startswith("-") else 1
     total = 0.0
     for number, unit in _DURATION_PART.findall(text):
+        whole = number.partition(".")[0]
+        if not _fits_int64(whole) or int(whole or "0") > 2**63 // _UNIT_NS[unit]:
+            return None  # "time: invalid duration" (overflow)
         total += float(number) * _UNIT_NS[unit]
+    if total > (2**63 if sign < 0 else _INT64_MAX):
+        return None
     return sign * int(total)
 
 
@@ -150,31 +167,31 @@ def go_parse_time(layout: str, value: str) -> int:
     nanos, offset = 0, 0
     for token in _LAYOUT_TOKENS.findall(layout):
         if token == "2006":
-            if len(rest) < 4 or not rest[:4].isdigit():
+            if len(rest) < 4 or not _isdigits(rest[:4]):
                 raise bad(rest, token)
             fields["year"], rest = int(rest[:4]), rest[4:]
         elif token in ("01", "02", "15", "04", "05"):
             fixed = token != "15"
-            if not rest[:1].isdigit() or (fixed and not rest[1:2].isdigit()):
+            if not _isdigits(rest[:1]) or (fixed and not _isdigits(rest[1:2])):
                 raise bad(rest, token)
-            width = 2 if rest[1:2].isdigit() else 1
+            width = 2 if _isdigits(rest[1:2]) else 1
             number, rest = int(rest[:width]), rest[width:]
             name = {"01": "month", "02": "day", "15": "hour", "04": "minute", "05": "second"}[token]
             limit = {"month": 12, "day": 31, "hour": 23, "minute": 59, "second": 59}[name]
             if number > limit or (name in ("month", "day") and number < 1):
                 raise out_of_range(name)
             fields[name] = number
-            if token == "05" and len(rest) >= 2 and rest[0] in ".," and rest[1].isdigit() and ".999999999" not in layout:
+            if token == "05" and len(rest) >= 2 and rest[0] in ".," and _isdigits(rest[1]) and ".999999999" not in layout:
                 digits = re.match(r"[0-9]+", rest[1:]).group(0)  # type: ignore[union-attr]
                 nanos, rest = int(digits[:9].ljust(9, "0")), rest[1 + len(digits):]
         elif token == ".999999999":
-            if len(rest) >= 2 and rest[0] in ".," and rest[1].isdigit():
+            if len(rest) >= 2 and rest[0] in ".," and _isdigits(rest[1]):
                 digits = re.match(r"[0-9]+", rest[1:]).group(0)  # type: ignore[union-attr]
                 nanos, rest = int(digits[:9].ljust(9, "0")), rest[1 + len(digits):]
         elif token == "Z07:00":
             if rest[:1] == "Z":
                 rest = rest[1:]
-            elif len(rest) >= 6 and rest[0] in "+-" and rest[3] == ":" and rest[1:3].isdigit() and rest[4:6].isdigit():
+            elif len(rest) >= 6 and rest[0] in "+-" and rest[3] == ":" and _isdigits(rest[1:3]) and _isdigits(rest[4:6]):
                 offset = (int(rest[1:3]) * 3600 + int(rest[4:6]) * 60) * (1 if rest[0] == "+" else -1)
                 rest = rest[6:]
             else:
@@ -202,9 +219,14 @@ def parse_until(text: str, now_ns: int) -> int:
     except ValueError as exc:
         if "-" in text:
             raise TimestampError(str(exc), str(exc)) from None
-    match = re.fullmatch(r"([+-]?\d+)(?:\.(\d+))?", text)
-    if not match:
-        inner = "value is empty" if text == "" else f'invalid seconds "{text.split(".")[0]}": invalid syntax'
+    match = re.fullmatch(r"([+-]?\d+)(?:\.(\d+))?", text, re.ASCII)
+    if not match or not _fits_int64(match.group(1)) or not _fits_int64(match.group(2) or ""):
+        if text == "":
+            inner = "value is empty"
+        elif match:  # strconv.ParseInt: out of int64 range
+            inner = f'invalid seconds "{text.split(".")[0]}": value out of range'
+        else:
+            inner = f'invalid seconds "{text.split(".")[0]}": invalid syntax'
         raise TimestampError(f'failed to parse value as time or duration: "{text}"',
                              f"failed to parse value as time or duration: {inner}")
     seconds = int(match.group(1))
