@@ -235,6 +235,63 @@ def _compile_class(pattern: str, i: int) -> tuple[str, int]:
     return (f"[^{body}/]" if negated else f"(?:(?!/)[{body}])"), i
 
 
+def _scan_chunk(pattern: str) -> tuple[bool, str, str]:
+    """Go's scanChunk: leading stars, then the chunk up to the next star outside a class."""
+    star = False
+    while pattern.startswith("*"):
+        pattern, star = pattern[1:], True
+    in_range, i = False, 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 1
+        elif c == "[":
+            in_range = True
+        elif c == "]":
+            in_range = False
+        elif c == "*" and not in_range:
+            break
+        i += 1
+    return star, pattern[:i], pattern[i:]
+
+
+@lru_cache(maxsize=1024)
+def _chunks(pattern: str) -> tuple[tuple[bool, re.Pattern[str] | None], ...]:
+    """(star before it, regex of the star-free chunk) per chunk; None for a trailing star."""
+    compile_glob(pattern)  # PatternError for a malformed pattern, wherever the problem is
+    out = []
+    rest = pattern
+    while rest:
+        star, chunk, rest = _scan_chunk(rest)
+        out.append((star, re.compile(compile_glob(chunk).pattern[:-2], re.DOTALL) if chunk else None))
+    return tuple(out)
+
+
 def glob_match(pattern: str, text: str) -> bool:
-    """path.Match(pattern, text); raises PatternError for a malformed pattern."""
-    return compile_glob(pattern).match(text) is not None
+    """path.Match(pattern, text); raises PatternError for a malformed pattern.
+
+    Go's algorithm, chunk by chunk (each star tries the next chunk at each later position, and
+    never backtracks into earlier stars): linear in the name for any number of stars, where one
+    backtracking regex of the whole pattern takes exponential time (`*a*a*a*a*...b`)."""
+    chunks = _chunks(pattern)
+    name = text
+    for index, (star, chunk) in enumerate(chunks):
+        last = index == len(chunks) - 1
+        if chunk is None:  # a trailing star matches the rest of the name unless it has a /
+            return "/" not in name
+        found = chunk.match(name)
+        if found is not None and (found.end() == len(name) or not last):
+            name = name[found.end():]
+            continue
+        if not star:
+            return False
+        for skip in range(len(name)):
+            if name[skip] == "/":
+                return False
+            found = chunk.match(name, skip + 1)
+            if found is not None and (found.end() == len(name) or not last):
+                name = name[found.end():]
+                break
+        else:
+            return False
+    return name == ""
