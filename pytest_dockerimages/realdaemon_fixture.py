@@ -2,7 +2,8 @@
 
 Why a separate module: plugin.py wires it in (import `dockerimages_real_daemon` into the plugin
 module, and call `add_real_daemon_options(parser)` from its `pytest_addoption`), while the
-daemon machinery in `realdaemon` stays free of pytest imports.
+daemon machinery in `realdaemon` stays free of pytest imports.  This module imports `realdaemon`
+only when a real daemon is asked for, so registering the options keeps plugin start-up cheap.
 
 Which daemon: command-line option `--dockerimages-real-daemon=NAME`, else ini
 `dockerimages_real_daemon`, else env var DOCKERIMAGES_REAL_DAEMON, else "docker-26.1".
@@ -14,18 +15,12 @@ fails instead, so a CI run can never pass by silently skipping every real-daemon
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator, NoReturn
+from typing import TYPE_CHECKING, Any, Iterator, NoReturn
 
 import pytest
 
-from .realdaemon import (
-    DEFAULT_VARIANT,
-    VARIANTS,
-    MissingDaemonError,
-    RealDaemon,
-    dockerimages_real_daemon_factory,
-    get_variant,
-)
+if TYPE_CHECKING:  # pragma: no cover
+    from .realdaemon import RealDaemon
 
 __all__ = [
     "OPTION_NAME",
@@ -37,6 +32,10 @@ __all__ = [
 ]
 
 OPTION_NAME = "dockerimages_real_daemon"
+#: `realdaemon.VARIANTS` and `realdaemon.DEFAULT_VARIANT`, repeated here so the options can be
+#: registered without importing `realdaemon` (a test keeps them equal).
+VARIANT_NAMES = ("docker-20.10", "docker-26.1", "docker-26.1-containerd")
+DEFAULT_VARIANT = "docker-26.1"
 
 
 def add_real_daemon_options(parser: pytest.Parser) -> None:
@@ -44,7 +43,7 @@ def add_real_daemon_options(parser: pytest.Parser) -> None:
 
     A second call on the same parser group is a no-op; do not also register it from a conftest
     while the plugin (which calls this from its own option group) is loaded."""
-    choices = ", ".join(VARIANTS)
+    choices = ", ".join(VARIANT_NAMES)
     try:
         parser.addoption(
             "--dockerimages-real-daemon", dest=OPTION_NAME, default=None, metavar="NAME",
@@ -67,6 +66,8 @@ def selected_variant(config: pytest.Config) -> str:
             value = config.getini(OPTION_NAME)
         except ValueError:
             value = None
+    from .realdaemon import get_variant
+
     name = str(value or os.environ.get("DOCKERIMAGES_REAL_DAEMON") or DEFAULT_VARIANT).strip()
     return get_variant(name).name  # unknown names raise ValueError listing the known ones
 
@@ -84,9 +85,15 @@ def dockerimages_real_daemon_impl(request: Any) -> Iterator[RealDaemon]:
     Yields a RealDaemon (.docker_host, .pid, .version, .store, .seed, .registry). This is the
     undecorated generator, for wrapping with a different scope or name; `dockerimages_real_daemon`
     is it as a session-scoped fixture."""
-    name = selected_variant(request.config)
+    yield from started_real_daemon(selected_variant(request.config))
+
+
+def started_real_daemon(variant: str) -> Iterator[RealDaemon]:
+    """Start and seed `variant`, yield it, stop it; skip (fail under CI) when it is not installed."""
+    from .realdaemon import MissingDaemonError, dockerimages_real_daemon_factory
+
     try:
-        factory = dockerimages_real_daemon_factory(name)
+        factory = dockerimages_real_daemon_factory(variant)
         daemon = factory.__enter__()
     except MissingDaemonError as exc:
         skip_or_fail(str(exc))

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from .atomicfile import atomic_write_bytes
 from .model import Image, ModelError
 from .profiles import PROFILES
 
@@ -100,23 +100,6 @@ def dump_seed(images: Iterable[Image], path: str | os.PathLike[str], profile: st
         import yaml
 
         text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=120)
-    atomic_write(path, text.encode("utf-8"))
-    return path
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write beside the target and rename over it, so readers see the old file or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    atomic_write_bytes(path, text.encode("utf-8"))
+    return path

@@ -5,7 +5,16 @@ Everything behind the server (fake, replay, record) is a `Backend`: `handle(Requ
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Iterable, Protocol
+
+
+def find_header(headers: Iterable[tuple[str, str]], name: str, default: str | None = None) -> str | None:
+    """The first value of a header, case-insensitively (HTTP header names are)."""
+    lname = name.lower()
+    for key, value in headers:
+        if key.lower() == lname:
+            return value
+    return default
 
 
 @dataclass(frozen=True)
@@ -24,11 +33,7 @@ class Request:
         return self.target.split("?", 1)[1] if "?" in self.target else ""
 
     def header(self, name: str, default: str | None = None) -> str | None:
-        lname = name.lower()
-        for key, value in self.headers:
-            if key.lower() == lname:
-                return value
-        return default
+        return find_header(self.headers, name, default)
 
 
 @dataclass
@@ -40,11 +45,7 @@ class Response:
     drop_connection: bool = False  # fault injection: close the connection without answering
 
     def header(self, name: str, default: str | None = None) -> str | None:
-        lname = name.lower()
-        for key, value in self.headers:
-            if key.lower() == lname:
-                return value
-        return default
+        return find_header(self.headers, name, default)
 
 
 class Backend(Protocol):

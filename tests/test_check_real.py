@@ -8,8 +8,8 @@ from typing import Iterator
 import pytest
 
 from pytest_dockerimages.check import fake_profile_for, run_check
-from pytest_dockerimages.realdaemon import MissingDaemonError, RealDaemon, dockerimages_real_daemon_factory
-from pytest_dockerimages.realdaemon_fixture import skip_or_fail
+from pytest_dockerimages.realdaemon import RealDaemon
+from pytest_dockerimages.realdaemon_fixture import started_real_daemon
 from pytest_dockerimages.snapshot import take_snapshot
 from pytest_dockerimages.timestamps import to_ns
 
@@ -19,15 +19,7 @@ VARIANTS = ["docker-20.10", "docker-26.1", "docker-26.1-containerd"]
 
 @pytest.fixture(scope="module", params=VARIANTS)
 def real_daemon(request: pytest.FixtureRequest) -> Iterator[RealDaemon]:
-    try:
-        factory = dockerimages_real_daemon_factory(request.param)
-        daemon = factory.__enter__()
-    except MissingDaemonError as exc:
-        skip_or_fail(str(exc))
-    try:
-        yield daemon
-    finally:
-        factory.__exit__(None, None, None)
+    yield from started_real_daemon(request.param)
 
 
 def test_fake_agrees_with_the_daemon(real_daemon: RealDaemon) -> None:

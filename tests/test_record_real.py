@@ -20,8 +20,8 @@ from pytest_dockerimages.backends.record import RecordingBackend
 from pytest_dockerimages.backends.replay import ReplayBackend
 from pytest_dockerimages.cassette import Cassette
 from pytest_dockerimages.matrix import CLI_COMMANDS, SDK_CALLS, standard_matrix
-from pytest_dockerimages.realdaemon import MissingDaemonError, RealDaemon, dockerimages_real_daemon_factory
-from pytest_dockerimages.realdaemon_fixture import skip_or_fail
+from pytest_dockerimages.realdaemon import RealDaemon
+from pytest_dockerimages.realdaemon_fixture import skip_or_fail, started_real_daemon
 from pytest_dockerimages.server import Server
 
 pytestmark = [pytest.mark.realdaemon, pytest.mark.dockercli]
@@ -31,15 +31,7 @@ VARIANTS = ("docker-20.10", "docker-26.1", "docker-26.1-containerd")
 
 @pytest.fixture(params=VARIANTS)
 def daemon(request: pytest.FixtureRequest) -> Iterator[RealDaemon]:
-    try:
-        factory = dockerimages_real_daemon_factory(request.param)
-        started = factory.__enter__()
-    except MissingDaemonError as exc:
-        skip_or_fail(str(exc))
-    try:
-        yield started
-    finally:
-        factory.__exit__(None, None, None)
+    yield from started_real_daemon(request.param)
 
 
 def docker_sdk() -> Any:
