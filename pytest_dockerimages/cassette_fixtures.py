@@ -35,7 +35,7 @@ from typing import Any, Iterator
 
 import pytest
 
-__all__ = ["addoption", "MARKERS", "dockerimages_cassette", "RECORD_MODES", "BUILTIN_CASSETTES", "CassetteHandle"]
+__all__ = ["addoption", "header_line", "before_record", "MARKERS", "dockerimages_cassette", "RECORD_MODES", "BUILTIN_CASSETTES", "CassetteHandle"]
 
 RECORD_MODES = ("none", "once", "new_episodes", "all")
 BUILTIN_CASSETTES = ("docker-20.10", "docker-26.1", "docker-26.1-containerd")
@@ -83,6 +83,18 @@ def addoption(group: Any, parser: Any) -> None:
     parser.addini(INI_FALLBACK, "answer requests a cassette lacks with the fake daemon", type="bool", default=False)
     parser.addini(INI_PSEUDONYMS, "registry host pseudonyms for recording, one 'real.host=stand-in' a line",
                   type="linelist", default=[])
+
+
+def header_line(config: pytest.Config) -> str:
+    """The report header line: the run's record mode (command line, else ini, else none)."""
+    option = _opt(config, OPT_MODE)
+    ini = str(_ini(config, OPT_MODE) or "").strip()
+    line = f"dockerimages: record mode {option or ini or 'none'}"
+    if option:
+        line += " (--dockerimages-record-mode, over markers)"
+    elif ini:
+        line += " (ini, markers may override)"
+    return line
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -320,6 +332,46 @@ def _command_for(request: pytest.FixtureRequest, settings: _Settings, mode: str)
             f"--dockerimages-docker-host={shlex.quote(host)}")
 
 
+def _matcher(request: pytest.FixtureRequest) -> Any:
+    """Replay's fallback matcher: the ``pytest_dockerimages_match_request`` hook of this test."""
+    hook = request.node.ihook.pytest_dockerimages_match_request
+    config = request.config
+
+    def match(wire_request: Any, candidates: list[Any]) -> Any:
+        return hook(request=wire_request, candidates=candidates, config=config)
+
+    return match
+
+
+def before_record(hook: Any, interactions: list[Any], path: Path, config: pytest.Config) -> list[Any]:
+    """``interactions`` after the ``pytest_dockerimages_before_record`` implementations, chained:
+    each gets the previous one's result; None keeps, False drops, an Interaction replaces."""
+    from .cassette import Interaction
+
+    impls = [impl for impl in reversed(hook.get_hookimpls())
+             if not (getattr(impl, "hookwrapper", False) or getattr(impl, "wrapper", False))]
+    if not impls:
+        return interactions
+    kept = []
+    for interaction in interactions:
+        current = interaction
+        for impl in impls:
+            values = {"interaction": current, "cassette_path": path, "config": config}
+            result = impl.function(*(values[name] for name in impl.argnames))
+            if result is False:
+                current = None
+                break
+            if result is None:
+                continue
+            if not isinstance(result, Interaction):
+                raise TypeError(f"pytest_dockerimages_before_record in {impl.plugin_name} returned "
+                                f"{type(result).__name__}; expected an Interaction, None (keep) or False (drop)")
+            current = result
+        if current is not None:
+            kept.append(current)
+    return kept
+
+
 def _start(request: pytest.FixtureRequest, settings: _Settings) -> CassetteHandle:
     from .backends.record import RecordError, RecordingBackend, default_docker_host
     from .backends.replay import ReplayBackend
@@ -335,14 +387,15 @@ def _start(request: pytest.FixtureRequest, settings: _Settings) -> CassetteHandl
                 pytest.fail(f"dockerimages: cassette {settings.path} does not exist (record mode {mode}, nothing "
                             f"is recorded); record it with: {_command_for(request, settings, 'once')}", pytrace=False)
             command = _command_for(request, settings, "new_episodes")
-            backend: Any = ReplayBackend.from_file(settings.path, fallback=settings.fallback, record_command=command)
+            backend: Any = ReplayBackend.from_file(settings.path, fallback=settings.fallback, record_command=command,
+                                                   matcher=_matcher(request))
             cassette = backend.cassette
             recording = False
         else:
             upstream = default_docker_host(_opt(request.config, OPT_HOST))
             replay = None
             if mode == "new_episodes" and exists:
-                replay = ReplayBackend.from_file(settings.path, record_command="")
+                replay = ReplayBackend.from_file(settings.path, record_command="", matcher=_matcher(request))
             cassette = Cassette(path=settings.path, metadata=dict(replay.cassette.metadata) if replay else {})
             backend = RecordingBackend(upstream, cassette, pseudonyms=_pseudonyms(request.config),
                                        playback=replay.playback if replay else None)
@@ -392,6 +445,8 @@ def _save(request: pytest.FixtureRequest, handle: CassetteHandle) -> None:
             "teardown", "dockerimages cassette",
             f"not saving {handle.path}: the test failed while recording (use --dockerimages-save-failed to keep it)")
         return
+    hook = request.node.ihook.pytest_dockerimages_before_record
+    handle.cassette.interactions = before_record(hook, handle.cassette.interactions, handle.path, request.config)
     if not handle.cassette.interactions:
         return
     handle.cassette.save(handle.path, mode="replace_keys" if handle.mode == "all" else "merge")

@@ -70,6 +70,15 @@ def pytest_plugin_registered(plugin: object, manager: pytest.PytestPluginManager
         _block_other_aliases(manager)
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """Register this plugin's own hooks (see `hookspecs`), once even when loaded under two names."""
+    from . import hookspecs
+
+    caller = getattr(pluginmanager.hook, hookspecs.__all__[0], None)
+    if caller is None or caller.spec is None:
+        pluginmanager.add_hookspecs(hookspecs)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("dockerimages", "fake Docker daemon (pytest-dockerimages)")
     group.addoption(
@@ -139,11 +148,16 @@ def _configured_seed(config: pytest.Config) -> Path | None:
 def pytest_report_header(config: pytest.Config) -> list[str]:
     from .profiles import DEFAULT_PROFILE
 
-    line = f"dockerimages: profile {_configured_profile(config) or DEFAULT_PROFILE}"
+    profile = (_configured_profile(config) or config.hook.pytest_dockerimages_default_profile(config=config)
+               or DEFAULT_PROFILE)
+    line = f"dockerimages: profile {profile}"
     seed = _configured_seed(config)
     if seed is not None:
         line += f", seed {seed}"
-    return [line]
+    lines = [line]
+    if _cassette is not None and hasattr(_cassette, "header_line"):
+        lines.append(_cassette.header_line(config))
+    return lines
 
 
 # --------------------------------------------------------------------------- marker checks
@@ -202,10 +216,29 @@ def _test_config(request: pytest.FixtureRequest) -> dict[str, Any]:
         seed = _configured_seed(request.config)
     images = kwargs.get("images")
     if images is None and seed is None:
-        from .defaults import default_images
+        images = request.node.ihook.pytest_dockerimages_default_images(config=request.config)
+        if images is None:
+            from .defaults import default_images
 
-        images = default_images()
+            images = default_images()
     return {"images": images, "seed": seed, "profile": profile}
+
+
+def _default_profile(request: pytest.FixtureRequest, config: dict[str, Any]) -> None:
+    """No profile from marker, option or ini: the seed's, else the hook's, else the built-in one.
+
+    Loads a seed path into a `Seed` (passed on, so it is read once) to see whether it names one."""
+    if config["profile"] is not None:
+        return
+    seed = config["seed"]
+    if seed is not None:
+        from .seed import Seed, load_seed
+
+        if not isinstance(seed, Seed):
+            seed = config["seed"] = load_seed(seed)
+        if seed.profile:
+            return
+    config["profile"] = request.node.ihook.pytest_dockerimages_default_profile(config=request.config)
 
 
 @pytest.fixture
@@ -225,6 +258,7 @@ def dockerimages_fake(_dockerimages_session_daemon: FakeDaemon, request: pytest.
     from .seed import SeedError
 
     try:
+        _default_profile(request, config)
         daemon.reset(**config)
     except (SeedError, UnknownProfile) as exc:
         pytest.fail(f"dockerimages: {exc}", pytrace=False)

@@ -17,7 +17,7 @@ import os
 import threading
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from ..cassette import HOP_BY_HOP, Cassette, CassetteError, Interaction, Key, describe_key, load, nearest
 from ..daemon import split_version
@@ -33,6 +33,9 @@ _NONE_DIGEST = "<none>@<none>"
 _DROPPED = HOP_BY_HOP | {"date"}  # the server writes framing and a fresh Date
 
 
+Matcher = Callable[[Request, "list[Interaction]"], "Interaction | None"]
+
+
 @dataclass(frozen=True)
 class Miss:
     method: str
@@ -43,7 +46,8 @@ class Miss:
 class ReplayBackend:
     """``handle(Request) -> Response`` from a cassette; see the module docstring."""
 
-    def __init__(self, cassette: Cassette, *, fallback: bool = False, record_command: str | None = None) -> None:
+    def __init__(self, cassette: Cassette, *, fallback: bool = False, record_command: str | None = None,
+                 matcher: Matcher | None = None) -> None:
         self.cassette = cassette
         self.profile: Profile | None = cassette.profile
         self._index: dict[Key, list[Interaction]] = cassette.index()
@@ -54,12 +58,15 @@ class ReplayBackend:
         self.played: list[Interaction] = []  # every answered interaction, in order
         self.record_command = record_command
         self.fake = _fallback_backend(cassette) if fallback else None
+        #: Asked when the canonical lookup misses: ``matcher(request, interactions)`` returns one of
+        #: the interactions or None (the pytest hook ``pytest_dockerimages_match_request``).
+        self.matcher = matcher
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], fallback: bool = False, *,
-                  record_command: str | None = None) -> "ReplayBackend":
+                  record_command: str | None = None, matcher: Matcher | None = None) -> "ReplayBackend":
         """Load (and validate, once per file version) a cassette and replay it."""
-        return cls(load(path), fallback=fallback, record_command=record_command)
+        return cls(load(path), fallback=fallback, record_command=record_command, matcher=matcher)
 
     # -- lookups
     def key_of(self, request: Request) -> Key:
@@ -69,13 +76,27 @@ class ReplayBackend:
         key = self.key_of(request)
         found = self._index.get(key)
         if not found:
-            return None
+            return self._match(request)
         with self._lock:
             turn = self._played.get(key, 0)
             self._played[key] = turn + 1
             interaction = found[min(turn, len(found) - 1)]
             self.played.append(interaction)
         return interaction
+
+    def _match(self, request: Request) -> Interaction | None:
+        """The custom matcher's pick for a request the index does not hold, if any."""
+        if self.matcher is None:
+            return None
+        picked = self.matcher(request, list(self.cassette.interactions))
+        if picked is None:
+            return None
+        if not isinstance(picked, Interaction):
+            raise TypeError(f"a request matcher (pytest_dockerimages_match_request) returned "
+                            f"{type(picked).__name__}, expected one of the candidate Interactions or None")
+        with self._lock:
+            self.played.append(picked)
+        return picked
 
     def playback(self, request: Request) -> Response | None:
         """The recorded answer, or None (used by the recorder in record mode new_episodes)."""
