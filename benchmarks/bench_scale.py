@@ -13,6 +13,19 @@ from common import Check, KeepAliveClient, Result, best_encoder, fmt_s, inner_fo
 
 from pytest_dockerimages.fakedaemon import FakeDaemon
 from pytest_dockerimages.profiles import get_profile
+from pytest_dockerimages.server import Server
+from pytest_dockerimages.wire import Request, Response
+
+
+class _Constant:
+    """A backend answering every request with one prebuilt response: what moving the body through
+    the server, the socket and http.client costs, with no daemon logic at all."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+    def handle(self, request: Request) -> Response:
+        return self.response
 
 PROFILES = ("docker-26.1", "docker-28.1-containerd")
 
@@ -22,7 +35,7 @@ def run(quick: bool) -> Result:
     encoder_name, encoder = best_encoder()
     result = Result("2. Scale: time per request by image count (keep-alive client, unix socket)",
                     ["profile", "images", "body", "plain (warm)", "label filter", "plain (cold)",
-                     f"encode only ({encoder_name})", "warm / encode"])
+                     "transport floor", f"encode only ({encoder_name})", "warm / encode"])
     all_images = synthetic_images(sizes[-1])
     for profile_name in PROFILES:
         api = get_profile(profile_name).api_max
@@ -47,13 +60,16 @@ def run(quick: bool) -> Result:
                 # reset() itself (building the store) is not the request: subtract its own median
                 reset_only = median_time(lambda: daemon.reset(images=images), rounds=3 if big else rounds)
                 cold_t = max(median_time(cold, rounds=3 if big else rounds) - reset_only, 0.0)
+                constant = Response(200, [("Content-Type", "application/json")], body, chunked=True)
+            with Server(_Constant(constant)) as server, KeepAliveClient(server.docker_host) as bare:
+                floor = median_time(lambda: bare.get(plain), rounds=rounds, inner=inner_for(lambda: bare.get(plain)))
             enc = median_time(lambda: encoder(document), rounds=rounds, inner=inner_for(lambda: encoder(document)))
             times["warm"].append(warm)
             times["filtered"].append(filt)
             times["cold"].append(cold_t)
             ratio_at[n] = warm / enc
             result.rows.append([profile_name, f"{n:,}", f"{len(body) / 1e6:.2f} MB", fmt_s(warm), fmt_s(filt),
-                                fmt_s(cold_t), fmt_s(enc), f"{warm / enc:.2f}x"])
+                                fmt_s(cold_t), fmt_s(floor), fmt_s(enc), f"{warm / enc:.2f}x"])
         if not quick:
             for kind, series in times.items():
                 steps = [series[i + 1] / series[i] for i in range(len(series) - 1)]
@@ -63,5 +79,6 @@ def run(quick: bool) -> Result:
                                        ratio_at[10_000], 3.0))
     result.notes.append("warm = the store answered this listing before (the plain listing body is memoised per "
                         "store); cold = first request on a new store (select + encode everything); "
-                        "filter = label=tier=app, selected anew on every request from per-store caches")
+                        "filter = label=tier=app, selected anew on every request from per-store caches; "
+                        "transport floor = the same body from a server whose backend returns a prebuilt response")
     return result

@@ -18,20 +18,21 @@ from common import Check, Result, fmt_s, interleaved
 HEAVY = ("vcr", "jsonschema", "docker", "yaml", "requests", "urllib3", "httpx", "fastjsonschema")
 
 
-def _env() -> dict[str, str]:
+def _env(autoload: bool = False) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_"))}
-    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    if not autoload:
+        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
 
 
-def _command(folder: Path, plugin: str, *extra: str) -> list[str]:
-    return [sys.executable, *extra, "-m", "pytest", "-p", plugin, "--collect-only", "-q", "-p", "no:cacheprovider",
-            str(folder)]
+def _command(folder: Path, plugin: str | None, *extra: str) -> list[str]:
+    return [sys.executable, *extra, "-m", "pytest", *(["-p", plugin] if plugin else []), "--collect-only", "-q",
+            "-p", "no:cacheprovider", str(folder)]
 
 
-def _run(cmd: list[str], folder: Path) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(cmd, cwd=folder, env=_env(), capture_output=True, text=True, timeout=120)
+def _run(cmd: list[str], folder: Path, autoload: bool = False) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(cmd, cwd=folder, env=_env(autoload), capture_output=True, text=True, timeout=120)
     if proc.returncode not in (0, 5):  # 5: no tests collected, as expected in an empty folder
         raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stdout}{proc.stderr}")
     return proc
@@ -58,22 +59,38 @@ def run(quick: bool) -> Result:
         times = interleaved({
             "-p dockerimages": lambda: _run(_command(folder, "dockerimages"), folder),
             "-p no:dockerimages": lambda: _run(_command(folder, "no:dockerimages"), folder),
+            "-p pytest_dockerimages.plugin": lambda: _run(_command(folder, "pytest_dockerimages.plugin"), folder),
+            "(autoload) plain": lambda: _run(_command(folder, None), folder, autoload=True),
+            "(autoload) -p no:dockerimages": lambda: _run(_command(folder, "no:dockerimages"), folder, autoload=True),
         }, rounds=rounds)
         with_plugin = _imported(_run(_command(folder, "dockerimages", "-X", "importtime"), folder).stderr)
         without = _imported(_run(_command(folder, "no:dockerimages", "-X", "importtime"), folder).stderr)
     extra = times["-p dockerimages"] - times["-p no:dockerimages"]
     for name, took in times.items():
-        result.rows.append([f"`pytest {name} --collect-only`", fmt_s(took)])
-    result.rows.append(["difference", fmt_s(extra)])
+        result.rows.append([f"`pytest {name} --collect-only`".replace("`pytest (autoload) plain", "autoload: `pytest")
+                            .replace("`pytest (autoload)", "autoload: `pytest"), fmt_s(took)])
+    by_module = times["-p pytest_dockerimages.plugin"] - times["-p no:dockerimages"]
+    autoload = times["(autoload) plain"] - times["(autoload) -p no:dockerimages"]
+    result.rows.append(["difference, `-p dockerimages` (the target)", fmt_s(extra)])
+    result.rows.append(["difference, `-p pytest_dockerimages.plugin` (no entry-point lookup)", fmt_s(by_module)])
+    result.rows.append(["difference with autoload (how the plugin is normally loaded)", fmt_s(autoload)])
+    result.notes.append("`-p NAME` with autoload off makes pytest look NAME up among all installed "
+                        "distributions' entry points before importing anything (pluggy "
+                        "load_setuptools_entrypoints); naming the module skips that lookup, and with autoload on "
+                        "pytest scans the entry points anyway, with or without this plugin")
     added = sorted(set(with_plugin) - set(without))
-    heavy = [m for m in added if m.split(".")[0] in HEAVY]
-    ours = [m for m in added if m.startswith("pytest_dockerimages")]
     top = sorted(((with_plugin[m], m) for m in added if "." not in m or m.startswith("pytest_dockerimages.")),
                  reverse=True)[:6]
-    result.notes.append(f"modules the plugin adds: {len(added)} ({len(ours)} of its own: {', '.join(ours)})")
-    result.notes.append("largest (cumulative import time, one run): "
+    result.notes.append(f"modules loading the plugin adds ({len(added)}; pytest imports the plugin's own modules "
+                        f"through its assertion rewriter, which -X importtime does not list): "
                         + ", ".join(f"{m} {us / 1000:.1f} ms" for us, m in top))
-    result.notes.append(f"heavy optional libraries imported at start-up: {', '.join(heavy) or 'none'}")
+    probe = subprocess.run([sys.executable, "-c", "import sys, pytest_dockerimages.plugin; print(' '.join(sys.modules))"],
+                           env=_env(), capture_output=True, text=True, timeout=60, check=True)
+    loaded = probe.stdout.split()
+    heavy = sorted({m.split(".")[0] for m in loaded if m.split(".")[0] in HEAVY})
+    ours = sorted(m for m in loaded if m.startswith("pytest_dockerimages"))
+    result.notes.append(f"importing pytest_dockerimages.plugin loads {len(ours)} of our modules "
+                        f"({', '.join(ours)}); heavy optional libraries among all loaded: {', '.join(heavy) or 'none'}")
     if heavy:
         raise AssertionError(f"the plugin imports {heavy} at start-up: these imports must be lazy")
     if not quick:
