@@ -55,19 +55,30 @@ _MARKER_LINE = (
 _ALIASES = ("dockerimages", __name__)
 
 
-def _block_other_aliases(pluginmanager: pytest.PytestPluginManager) -> None:
+class _Alias:
+    """Holds one of this plugin's names while the module is registered under the other one."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<pytest-dockerimages: {self.name} is an alias of the loaded plugin>"
+
+
+def _claim_other_aliases(pluginmanager: pytest.PytestPluginManager) -> None:
     """Loading this module a second time under its other name would make pluggy raise
-    "Plugin already registered under a different name"; blocking the name not in use makes
-    pytest skip that second import silently instead."""
+    "Plugin already registered under a different name".  A stand-in registered under the name
+    not in use makes pytest skip that second import silently, even for an explicit `-p NAME`
+    (which unblocks a blocked name, but never replaces a registered one)."""
     for alias in _ALIASES:
         if pluginmanager.get_plugin(alias) is None and not pluginmanager.is_blocked(alias):
-            pluginmanager.set_blocked(alias)
+            pluginmanager.register(_Alias(alias), alias)
 
 
 def pytest_plugin_registered(plugin: object, manager: pytest.PytestPluginManager) -> None:
     """Runs right after this module is registered, whichever way it was loaded."""
     if plugin is sys.modules[__name__]:
-        _block_other_aliases(manager)
+        _claim_other_aliases(manager)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
