@@ -6,6 +6,7 @@ scan (checkValid) first, then the first type mismatch.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 
@@ -13,6 +14,7 @@ class GoJSONError(ValueError):
     pass
 
 
+_PLAIN = re.compile(r'[^"\\\x00-\x1f]+')
 #: encoding/json's scanner refuses deeper nesting ("exceeded max depth").
 MAX_DEPTH = 10000
 
@@ -71,6 +73,9 @@ class _Scanner:
     def string(self) -> None:
         self.i += 1
         while True:
+            plain = _PLAIN.match(self.s, self.i)  # skip ordinary characters in one step
+            if plain is not None:
+                self.i = plain.end()
             c = self.peek()
             if not c:
                 raise self.fail("")

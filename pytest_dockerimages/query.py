@@ -5,15 +5,16 @@ Pure functions: text in, values (or a DaemonError) out.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Mapping
+from urllib.parse import unquote_to_bytes
 
 from .errors import DaemonError, invalid_parameter, system_error
 from .gojson import GoJSONError, check_syntax, first_type_error_map_of_bool_maps, loads_shallow
 from .profiles import Profile, at_least, below
 
 FALSE_WORDS = frozenset({"", "0", "no", "false", "none"})
-_HEX = "0123456789abcdefABCDEF"
 
 
 #: unicode.IsSpace, what strings.TrimSpace trims (str.strip() also trims \x1c-\x1f).
@@ -26,27 +27,18 @@ def bool_value(text: str | None) -> bool:
     return (text or "").strip(GO_SPACE).lower() not in FALSE_WORDS
 
 
+_BAD_ESCAPE = re.compile(r"%(?![0-9a-fA-F]{2})")
+
+
 def _unescape(text: str) -> str:
     """url.QueryUnescape: `+` is a space, `%XX` a byte; anything else after `%` is an error."""
     if "%" not in text and "+" not in text:
         return text
-    out = bytearray()
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c == "%":
-            chunk = text[i:i + 3]
-            if len(chunk) < 3 or chunk[1] not in _HEX or chunk[2] not in _HEX:
-                raise ValueError(f'invalid URL escape "{chunk}"')
-            out.append(int(chunk[1:], 16))
-            i += 3
-        elif c == "+":
-            out.append(0x20)
-            i += 1
-        else:
-            out.extend(c.encode("utf-8", "surrogateescape"))
-            i += 1
-    return out.decode("utf-8", "replace")
+    bad = _BAD_ESCAPE.search(text)
+    if bad is not None:
+        raise ValueError(f'invalid URL escape "{text[bad.start():bad.start() + 3]}"')
+    raw = text.replace("+", " ").encode("utf-8", "surrogateescape")
+    return unquote_to_bytes(raw).decode("utf-8", "replace")
 
 
 @dataclass(frozen=True)
