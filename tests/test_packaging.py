@@ -1,0 +1,183 @@
+"""The wheel, installed in a fresh venv and used from outside the checkout.
+
+Builds a wheel from a copy of the sources (so the checkout gets no build/ or egg-info), installs it
+with its runtime dependencies (from the package index) in a plain `python -m venv` (no system site
+packages: the checkout's editable install is invisible there), then checks what a user gets: the
+plugin loads through its entry point, the shipped schemas and cassettes are inside the installed
+package, `dockerimages` runs, and the package is marked typed. About a minute; runs in CI.
+"""
+from __future__ import annotations
+
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from pytest_dockerimages.realdaemon_fixture import skip_or_fail
+
+pytestmark = pytest.mark.packaging
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = ("pyproject.toml", "README.md", "pytest_dockerimages", "schemas", "cassettes")
+SUBCOMMANDS = ("serve", "profiles", "record", "validate", "snapshot", "check")
+#: pip's words for "the index could not be reached": only then skip (locally) instead of failing.
+OFFLINE = re.compile(r"(Could not find a version|No matching distribution|Failed to establish a new connection|"
+                     r"Temporary failure in name resolution|Network is unreachable|ConnectTimeout|ReadTimeout)")
+
+
+class Installed:
+    def __init__(self, venv: Path, work: Path) -> None:
+        self.venv = venv
+        self.work = work  # an empty folder outside the checkout, the cwd of every command
+        self.python = venv / "bin" / "python"
+        self.env = {k: v for k, v in os.environ.items()
+                    if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "PYTEST_ADDOPTS",
+                                 "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD")}
+        self.env["PATH"] = f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+        self.env["PYTHONDONTWRITEBYTECODE"] = "1"
+
+    def run(self, *args: str | Path, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(a) for a in args], cwd=self.work, env={**self.env, **env}, capture_output=True,
+                              text=True, timeout=timeout)
+
+    def python_out(self, code: str) -> str:
+        result = self.run(self.python, "-c", code)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+
+def _check(result: subprocess.CompletedProcess[str], what: str) -> None:
+    if result.returncode != 0:
+        output = result.stdout + result.stderr
+        if OFFLINE.search(output):
+            skip_or_fail(f"{what}: the package index is not reachable:\n{output[-2000:]}")
+        pytest.fail(f"{what} failed (exit {result.returncode}):\n{output[-4000:]}", pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
+    base = tmp_path_factory.mktemp("packaging")
+    src = base / "src"
+    src.mkdir()
+    for name in SOURCES:
+        path = ROOT / name
+        if path.is_dir():
+            shutil.copytree(path, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(path, src / name)
+    dist = base / "dist"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    # an absolute path: a bare folder name would be taken for a project name on the index
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(src)],
+                           cwd=base, env=env, capture_output=True, text=True, timeout=300)
+    _check(build, "building the wheel")
+    wheels = sorted(dist.glob("pytest_dockerimages-*.whl"))
+    assert len(wheels) == 1, wheels
+    venv = base / "venv"
+    made = subprocess.run([sys.executable, "-m", "venv", str(venv)], cwd=base, env=env, capture_output=True,
+                          text=True, timeout=300)
+    _check(made, "python -m venv")
+    assert "include-system-site-packages = false" in (venv / "pyvenv.cfg").read_text()
+    work = base / "work"
+    work.mkdir()
+    box = Installed(venv, work)
+    install = box.run(box.python, "-m", "pip", "install", "-q", str(wheels[0]), timeout=600,
+                      PIP_DISABLE_PIP_VERSION_CHECK="1")
+    _check(install, "installing the wheel in a fresh venv")
+    yield box
+
+
+def test_the_installed_package_is_the_wheel_not_the_checkout(installed: Installed) -> None:
+    location = Path(installed.python_out("import pytest_dockerimages; print(pytest_dockerimages.__file__)"))
+    assert installed.venv in location.parents and ROOT not in location.parents
+
+
+def test_plugin_loads_and_its_fixtures_work(installed: Installed) -> None:
+    result = installed.run(installed.python, "-m", "pytest", "-p", "dockerimages", "--help",
+                           PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+    assert result.returncode == 0, result.stderr
+    assert "fake Docker daemon (pytest-dockerimages):" in result.stdout
+    assert "--dockerimages-record-mode" in result.stdout and "--dockerimages-real-daemon" in result.stdout
+    (installed.work / "test_installed.py").write_text(textwrap.dedent("""
+        import pytest
+
+        @pytest.mark.dockerimages(images=[{"tags": ["shop/app:1.0"]}], profile="docker-26.1")
+        def test_fake(dockerimages_fake):
+            assert [t.familiar for i in dockerimages_fake.images for t in i.tags] == ["shop/app:1.0"]
+            assert dockerimages_fake.docker_host.startswith("unix://")
+
+        @pytest.mark.dockerimages_cassette("docker-26.1")
+        def test_shipped_cassette(dockerimages_cassette):
+            assert dockerimages_cassette.interactions
+    """))
+    result = installed.run(installed.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_installed.py")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stdout
+    assert "dockerimages: profile docker-28.1-containerd" not in result.stdout  # -q hides the header
+    result = installed.run(installed.python, "-m", "pytest", "-p", "no:cacheprovider", "test_installed.py")
+    assert "dockerimages: profile docker-28.1-containerd" in result.stdout, result.stdout  # loaded by entry point
+
+
+def test_schemas_and_cassettes_are_inside_the_installed_package(installed: Installed) -> None:
+    out = installed.python_out(
+        "import pytest_dockerimages as p; from pytest_dockerimages.resources import data_dir\n"
+        "print(p.__file__); print(data_dir('schemas')); print(data_dir('cassettes'))")
+    package_file, schemas, cassettes = (Path(line) for line in out.splitlines())
+    package = package_file.parent
+    assert schemas.parent == package and cassettes.parent == package
+    assert list(schemas.glob("*.json")), "no schema in the wheel"
+    assert {p.name for p in cassettes.glob("*.yaml")} >= {"docker-20.10.yaml", "docker-26.1.yaml",
+                                                          "docker-26.1-containerd.yaml"}
+    assert (package / "py.typed").is_file()
+    assert (package / "hookspecs.py").is_file() and (package / "backends" / "replay.py").is_file()
+
+
+def test_entry_points(installed: Installed) -> None:
+    out = installed.python_out(
+        "from importlib.metadata import entry_points\n"
+        "print([(e.name, e.value) for e in entry_points(group='pytest11')])\n"
+        "print([(e.name, e.value) for e in entry_points(group='console_scripts') if e.name == 'dockerimages'])")
+    plugins, scripts = out.splitlines()
+    assert "('dockerimages', 'pytest_dockerimages.plugin')" in plugins
+    assert "('dockerimages', 'pytest_dockerimages.cli:main')" in scripts
+
+
+def test_dockerimages_help_lists_every_subcommand(installed: Installed) -> None:
+    result = installed.run(installed.venv / "bin" / "dockerimages", "--help")
+    assert result.returncode == 0, result.stderr
+    for name in SUBCOMMANDS:
+        assert re.search(rf"^\s+{name}\s", result.stdout, re.M), f"{name} missing:\n{result.stdout}"
+
+
+def test_dockerimages_serve_prints_docker_host_and_stops_on_sigterm(installed: Installed) -> None:
+    proc = subprocess.Popen([str(installed.venv / "bin" / "dockerimages"), "serve"], cwd=installed.work,
+                            env={**installed.env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        assert ready, "dockerimages serve printed nothing within 30 s"
+        line = proc.stdout.readline().strip()
+        assert re.fullmatch(r"DOCKER_HOST=unix:///\S+\.sock", line), line
+        socket_path = line.split("unix://", 1)[1]
+        assert os.path.exists(socket_path)
+        from pytest_dockerimages.unixhttp import request
+
+        status, _, body = request(line.split("=", 1)[1], "GET", "/_ping")
+        assert (status, body) == (200, b"OK")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, proc.stderr.read() if proc.stderr else ""
+        assert not os.path.exists(socket_path)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
