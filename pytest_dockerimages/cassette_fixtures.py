@@ -295,7 +295,7 @@ class CassetteHandle:
 
 
 _HANDLE = pytest.StashKey[CassetteHandle]()
-_REPORTS = pytest.StashKey[dict]()
+_REPORTS = pytest.StashKey[dict[str, Any]]()
 
 
 class _Hooks:
@@ -427,7 +427,7 @@ def dockerimages_cassette(request: pytest.FixtureRequest) -> Iterator[CassetteHa
     finally:
         handle.server.stop()
         errors = list(handle.server.errors)
-        request.node.stash[_HANDLE] = None  # type: ignore[assignment]
+        request.node.stash[_HANDLE] = None
     if errors:
         raise errors[0]
     if handle.recording:

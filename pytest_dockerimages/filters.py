@@ -354,15 +354,27 @@ def containerd_records(store: ImageStore, profile: Profile) -> list[_Record]:
     return list(store.derived(("containerd_records", name), lambda s: _build_records(s, name)))
 
 
+def _created_before(cut: int) -> Callable[[_Record], bool]:
+    return lambda r: r.image.created_ns is not None and r.image.created_ns < cut
+
+
+def _created_after(cut: int) -> Callable[[_Record], bool]:
+    return lambda r: r.image.created_ns is not None and r.image.created_ns > cut
+
+
+def _recorded_before(store: ImageStore, cut: int) -> Callable[[_Record], bool]:
+    return lambda r: store.record_created_ns(r.image) < cut
+
+
 def _select_containerd(store: ImageStore, query: ListQuery, profile: Profile, now_ns: int) -> list[Entry]:
     args = query.filters
     predicates: list[Callable[[_Record], bool]] = []
     for cut in _created_cutoffs(store, args, "before", profile):
-        predicates.append(lambda r, cut=cut: r.image.created_ns is not None and r.image.created_ns < cut)
+        predicates.append(_created_before(cut))
     for cut in _created_cutoffs(store, args, "since", profile):
-        predicates.append(lambda r, cut=cut: r.image.created_ns is not None and r.image.created_ns > cut)
+        predicates.append(_created_after(cut))
     for cut in _until_cutoffs(args, profile, now_ns) if "until" in args else []:
-        predicates.append(lambda r, cut=cut: store.record_created_ns(r.image) < cut)
+        predicates.append(_recorded_before(store, cut))
     checks = _label_checks(args)
     if checks:
         missing_ok = profile.negated_label_matches_missing

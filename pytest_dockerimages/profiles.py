@@ -136,13 +136,13 @@ def _containerd(base: Profile, **changes: object) -> Profile:
         dangling_record_name="moby-dangling",
     )
     fields.update(changes)
-    return Profile(**fields)  # type: ignore[arg-type]
+    return Profile(**fields)
 
 
 def _evolve(base: Profile, **changes: object) -> Profile:
     fields = dict(base.__dict__)
     fields.update(changes)
-    return Profile(**fields)  # type: ignore[arg-type]
+    return Profile(**fields)
 
 
 _DOCKER_28_1 = _evolve(

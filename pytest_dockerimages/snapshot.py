@@ -82,7 +82,7 @@ def build_images(listing: Sequence[Mapping[str, Any]], inspects: Mapping[str, Ma
             tags = [t for t in tags if "@" not in t]
         else:
             digests = [d for d in summary.get("RepoDigests") or [] if d != NONE_DIGEST]
-        layer_list = []
+        layer_list: list[dict[str, Any]] = []
         for k in range(1, len(layers) + 1):
             layer_list.append({"digest": layers[k - 1], "size": chain_sizes.get(layers[:k], 0)})
         known = sum(layer["size"] for layer in layer_list)

@@ -24,7 +24,7 @@ from ..daemon import split_version
 from ..model import Image, ImageStore, ModelError
 from ..profiles import Profile, get_profile, version_tuple
 from ..timestamps import to_ns
-from ..wire import Request, Response
+from ..wire import Backend, Request, Response
 
 __all__ = ["ReplayBackend", "Miss", "images_from_cassette"]
 
@@ -222,7 +222,7 @@ def _image(summary: dict[str, Any], inspect: dict[str, Any]) -> Image:
     )
 
 
-def _fallback_backend(cassette: Cassette) -> Any:
+def _fallback_backend(cassette: Cassette) -> Backend:
     from .fake import FakeBackend
 
     profile = cassette.profile or get_profile(None)
