@@ -68,6 +68,8 @@ __all__ = [
     "describe_key",
     "profile_for",
     "scrub_headers",
+    "scrub_interaction",
+    "scrub_text",
     "pseudonymise",
     "atomic_write_bytes",
     "locked",
@@ -204,8 +206,79 @@ def describe_key(key: Key) -> str:
 
 
 def scrub_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Secret header values replaced by ``<redacted>`` (the header stays, so its use is visible)."""
-    return [(k, REDACTED if k.lower() in SECRET_HEADERS else v) for k, v in headers]
+    """Secret header values replaced by ``<redacted>`` (the header stays, so its use is visible);
+    a password in a URL in any other header (``Location: https://user:pass@host``) too."""
+    return [(k, REDACTED if k.lower() in SECRET_HEADERS else scrub_text(v)) for k, v in headers]
+
+
+#: The user information of a URL (``https://user:password@host``, ``https://token@host``).
+_URL_USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^\s/?#@\"'<>\\]+@")
+#: JSON fields holding credentials: ``POST /auth`` bodies and answers (the X-Registry-Auth payload).
+SECRET_FIELDS = frozenset({"password", "identitytoken", "registrytoken"})
+_SECRET_FIELD = re.compile(r'"(?:' + "|".join(SECRET_FIELDS) + r')"', re.IGNORECASE)
+
+
+def scrub_text(text: str) -> str:
+    """URL user information replaced: ``https://user:pass@host`` -> ``https://<redacted>@host``."""
+    return _URL_USERINFO.sub(lambda m: m.group(1) + REDACTED + "@", text) if "://" in text else text
+
+
+def _redact_fields(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: REDACTED if isinstance(k, str) and k.lower() in SECRET_FIELDS and v else _redact_fields(v)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_fields(v) for v in value]
+    return value
+
+
+def scrub_body(body: bytes) -> bytes:
+    """URL passwords and the values of JSON credential fields (``password``, ``IdentityToken``)."""
+    if b"://" not in body and not _SECRET_FIELD.search(body.decode("latin-1")):
+        return body
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body
+    new = scrub_text(text)
+    if _SECRET_FIELD.search(new):
+        try:
+            document = json.loads(new)
+        except ValueError:
+            document = None
+        if document is not None:
+            redacted = _redact_fields(document)
+            if redacted != document:
+                end = "\n" if new.endswith("\n") else ""
+                new = json.dumps(redacted, separators=(",", ":"), ensure_ascii=False) + end
+    return body if new == text else new.encode("utf-8")
+
+
+def _scrub_target(target: str) -> str:
+    """A URL password in the path or in a (percent-encoded) query value."""
+    if "://" not in urllib.parse.unquote(target):
+        return target
+    raw_path, sep, raw_query = target.partition("?")
+    path = scrub_text(raw_path)
+    if not sep:
+        return path
+    try:
+        form = parse_form(raw_query)
+    except DaemonError:
+        return path + sep + scrub_text(raw_query)
+    pairs = [(k, v) for k, values in form.values.items() for v in values]
+    scrubbed = [(scrub_text(k), scrub_text(v)) for k, v in pairs]
+    return path + sep + (raw_query if scrubbed == pairs else urllib.parse.urlencode(scrubbed))
+
+
+def scrub_interaction(interaction: "Interaction") -> "Interaction":
+    """The interaction with no credential left: secret headers, URL passwords anywhere, JSON
+    credential fields in bodies. Every cassette write goes through it."""
+    scrubbed = Interaction(
+        interaction.method, _scrub_target(interaction.target), tuple(scrub_headers(interaction.request_headers)),
+        scrub_body(interaction.request_body), interaction.status, interaction.reason,
+        tuple(scrub_headers(interaction.response_headers)), scrub_body(interaction.body), interaction.recorded_at)
+    return interaction if scrubbed == interaction else scrubbed
 
 
 def _replace_all(text: str, replacements: Mapping[str, str]) -> str:
@@ -287,19 +360,21 @@ class Interaction:
         return any(k.lower() == "transfer-encoding" and "chunked" in v.lower() for k, v in self.response_headers)
 
     def to_vcr(self) -> dict[str, Any]:
-        """vcrpy's interaction dict (request._to_dict() and the response dict it stores)."""
+        """vcrpy's interaction dict (request._to_dict() and the response dict it stores), scrubbed
+        of credentials (:func:`scrub_interaction`): whatever built the interaction, none is written."""
+        it = scrub_interaction(self)
         req_headers: dict[str, list[str]] = {}
-        for k, v in self.request_headers:
+        for k, v in it.request_headers:
             req_headers.setdefault(k, []).append(v)
         resp_headers: dict[str, list[str]] = {}
-        for k, v in self.response_headers:
+        for k, v in it.response_headers:
             resp_headers.setdefault(k, []).append(v)
         return {
-            "request": {"method": self.method, "uri": URI_BASE + self.target,
-                        "body": _text_or_bytes(self.request_body) if self.request_body else None,
+            "request": {"method": it.method, "uri": URI_BASE + it.target,
+                        "body": _text_or_bytes(it.request_body) if it.request_body else None,
                         "headers": req_headers},
-            "response": {"status": {"code": self.status, "message": self.reason},
-                         "headers": resp_headers, "body": {"string": _text_or_bytes(self.body)}},
+            "response": {"status": {"code": it.status, "message": it.reason},
+                         "headers": resp_headers, "body": {"string": _text_or_bytes(it.body)}},
         }
 
     @classmethod
@@ -484,6 +559,8 @@ class Cassette:
         if not isinstance(data, dict) or "interactions" not in data:
             raise CassetteError(f"{source}: not a cassette (expected a mapping with 'interactions' and 'version')")
         version = data.get("version")
+        if "version" not in data:  # written last: a file cut at a line boundary still parses as YAML
+            raise CassetteError(f"{source}: no 'version: {VCR_FORMAT}' at the end of the file: truncated cassette?")
         if version != VCR_FORMAT:
             raise CassetteError(f"{source}: unknown cassette format version {version!r} (this tool reads version "
                                 f"{VCR_FORMAT}, vcrpy's format)")
