@@ -25,18 +25,18 @@ from __future__ import annotations
 import json
 import random
 import re
-import socket
 import time
 import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import pytest
-from hypothesis import assume, example, given
-from hypothesis import strategies as st
-
 from golden_replay import load as load_golden
 from golden_replay import order_free
+from hypothesis import example, given
+from hypothesis import strategies as st
+from reliability_support import NOW, SCALE, fuzz_settings
+
 from pytest_dockerimages.daemon import respond
 from pytest_dockerimages.defaults import default_images
 from pytest_dockerimages.fakedaemon import FakeDaemon
@@ -48,7 +48,6 @@ from pytest_dockerimages.seed import Seed, parse_seed
 from pytest_dockerimages.timestamps import NANOS
 from pytest_dockerimages.unixhttp import connection_for
 from pytest_dockerimages.wire import Request, Response
-from reliability_support import NOW, SCALE, fuzz_settings
 
 ALL_PROFILES: list[Profile] = list(PROFILES.values())
 IMAGES = default_images() + [Image(tags=["UPPERCASE-free/name:tag", "docker.io/library/alpine:3"], created=1_000,
@@ -596,7 +595,7 @@ def test_the_server_answers_like_respond_and_keeps_serving(served: tuple[FakeDae
         conn.endheaders()
         got = conn.getresponse()
         body = got.read()
-    except (OSError, socket.timeout) as exc:
+    except (TimeoutError, OSError) as exc:
         pytest.fail(f"{profile.name} {case.method} {case.target[:200]!r}: no answer ({exc!r})")
     assert time.monotonic() - started < 5
     if got.getheader("Connection", "").lower() == "close":

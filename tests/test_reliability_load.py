@@ -23,9 +23,10 @@ import time
 import tracemalloc
 import urllib.parse
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
+from reliability_support import NOW
 
 from pytest_dockerimages.daemon import respond
 from pytest_dockerimages.fakedaemon import FakeDaemon
@@ -33,7 +34,6 @@ from pytest_dockerimages.model import Image
 from pytest_dockerimages.seed import Seed
 from pytest_dockerimages.unixhttp import connection_for, request
 from pytest_dockerimages.wire import Request
-from reliability_support import NOW
 
 ROOT = Path(__file__).resolve().parent.parent
 ID1, ID2, ID3, ID4 = ("sha256:" + c * 64 for c in "1234")
