@@ -25,7 +25,7 @@ IMAGES = [
     {"digests": ["localhost:5000/example/pinned@sha256:%(c)s"], "created": 0},
 ]
 
-''' % {"a": "a" * 64, "b": "b" * 64, "c": "c" * 64}
+''' % {"a": "a" * 64, "b": "b" * 64, "c": "c" * 64}  # noqa: UP031 - the template holds {}
 
 _FIXTURE_TEST = '''
 @pytest.mark.dockerimages(images=IMAGES)

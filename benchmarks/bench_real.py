@@ -61,7 +61,8 @@ def docker_load(docker_host: str, api: str, archive: bytes) -> None:
     """POST /images/load over the daemon's socket (no CLI needed); raise on an error message."""
     conn = connection_for(docker_host, timeout=600)
     try:
-        conn.request("POST", f"/v{api}/images/load?quiet=1", body=archive, headers={"Content-Type": "application/x-tar"})
+        conn.request("POST", f"/v{api}/images/load?quiet=1", body=archive,
+                     headers={"Content-Type": "application/x-tar"})
         response = conn.getresponse()
         text = response.read().decode("utf-8", "replace")
     finally:

@@ -85,7 +85,7 @@ def run(quick: bool) -> Result:
         result.rows.append(["lookup (canonical key + dict)", f"{n:,} interactions", fmt_s(lookups[n]),
                             f"{lookups[n] / lookups[lookup_sizes[0]]:.2f}x the {lookup_sizes[0]}-interaction one"])
     if not quick:
-        result.checks.append(Check(f"lookup with 10,000 interactions / with 10", lookups[10_000] / lookups[10], 1.5))
+        result.checks.append(Check("lookup with 10,000 interactions / with 10", lookups[10_000] / lookups[10], 1.5))
 
     for n in latency_sizes:
         images = default_images() if n == 6 else synthetic_images(n)

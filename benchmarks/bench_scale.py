@@ -39,14 +39,16 @@ def run(quick: bool) -> Result:
     all_images = synthetic_images(sizes[-1])
     for profile_name in PROFILES:
         api = get_profile(profile_name).api_max
-        plain, filtered = f"/v{api}/images/json", f"/v{api}/images/json?filters=%7B%22label%22%3A%5B%22tier%3Dapp%22%5D%7D"
+        plain = f"/v{api}/images/json"
+        filtered = f"/v{api}/images/json?filters=%7B%22label%22%3A%5B%22tier%3Dapp%22%5D%7D"
         times: dict[str, list[float]] = {"warm": [], "filtered": [], "cold": []}
         ratio_at: dict[int, float] = {}
         for n in sizes:
             images = all_images[:n]
             big = n >= 10_000
             rounds = 3 if quick else (5 if n >= 100_000 else 9)
-            with FakeDaemon(images=images, profile=profile_name) as daemon, KeepAliveClient(daemon.docker_host) as client:
+            with FakeDaemon(images=images, profile=profile_name) as daemon, \
+                    KeepAliveClient(daemon.docker_host) as client:
                 status, body = client.get(plain)
                 assert status == 200, body[:200]
                 document = json.loads(body)

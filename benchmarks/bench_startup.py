@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from common import Check, Result, fmt_s, interleaved
@@ -84,7 +83,8 @@ def run(quick: bool) -> Result:
     result.notes.append(f"modules loading the plugin adds ({len(added)}; pytest imports the plugin's own modules "
                         f"through its assertion rewriter, which -X importtime does not list): "
                         + ", ".join(f"{m} {us / 1000:.1f} ms" for us, m in top))
-    probe = subprocess.run([sys.executable, "-c", "import sys, pytest_dockerimages.plugin; print(' '.join(sys.modules))"],
+    probe = subprocess.run([sys.executable, "-c",
+                            "import sys, pytest_dockerimages.plugin; print(' '.join(sys.modules))"],
                            env=_env(), capture_output=True, text=True, timeout=60, check=True)
     loaded = probe.stdout.split()
     heavy = sorted({m.split(".")[0] for m in loaded if m.split(".")[0] in HEAVY})

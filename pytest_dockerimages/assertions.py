@@ -261,8 +261,9 @@ def _virtual_size_problems(docs: Sequence[Mapping[str, Any]], mode: str, api_ver
         size = _int(doc, "Size")
         present = "VirtualSize" in doc
         if present and mode == "never":
-            problems.append(_Problem("VirtualSize", where, f"VirtualSize is sent, expected no VirtualSize field "
-                                                           f"(removed from API {_VIRTUAL_SIZE_BELOW}; request was API {api_version})"))
+            problems.append(_Problem("VirtualSize", where,
+                                     f"VirtualSize is sent, expected no VirtualSize field (removed from API "
+                                     f"{_VIRTUAL_SIZE_BELOW}; request was API {api_version})"))
             continue
         if present:
             virtual = _int(doc, "VirtualSize")
@@ -290,8 +291,9 @@ def _placeholder_problems(docs: Sequence[Mapping[str, Any]]) -> list[_Problem]:
         tags, digests = doc.get("RepoTags"), doc.get("RepoDigests")
         for key, value in (("RepoTags", tags), ("RepoDigests", digests)):
             if value == []:
-                problems.append(_Problem("placeholders", where, f"{key} is [], expected null (below API "
-                                                                f"{_PLACEHOLDERS_BELOW} an empty list is sent as null)"))
+                problems.append(_Problem("placeholders", where,
+                                         f"{key} is [], expected null (below API "
+                                         f"{_PLACEHOLDERS_BELOW} an empty list is sent as null)"))
         if not tags and not digests:
             problems.append(_Problem("placeholders", where, f"untagged image has RepoTags {json.dumps(tags)} and "
                                                             f"RepoDigests {json.dumps(digests)}, expected "
@@ -549,7 +551,8 @@ def assert_valid_images_json(body: Body, api_version: str, *, query: QueryLike =
                                        f"Descriptor only from API {_DESCRIPTOR_FROM}")
     problems += _id_problems(docs)
     problems += _sorted_problems(docs)
-    where = f"API {version}" + (f", profile {chosen.name}" if chosen else "") + (f", query {raw_query!r}" if raw_query else "")
+    where = (f"API {version}" + (f", profile {chosen.name}" if chosen else "")
+             + (f", query {raw_query!r}" if raw_query else ""))
     _fail(f"GET /images/json body is not what a daemon sends ({where})", problems)
 
 
@@ -891,7 +894,7 @@ def assert_images_requested(fake_or_cassette: Any, *, filters: FiltersLike = Non
     filters"; None means "any".  `count`: exactly that many matching requests (default: at least one).
     """
     __tracebackhide__ = True
-    requests = list(getattr(fake_or_cassette, "requests"))
+    requests = list(fake_or_cassette.requests)
     raw_profile = getattr(fake_or_cassette, "profile", None)
     profile = get_profile(raw_profile) if isinstance(raw_profile, (str, Profile)) else get_profile()
     want_filters = canonical_filters(_filter_args(filters, profile)) if filters is not None else None

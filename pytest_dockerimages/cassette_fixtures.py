@@ -35,7 +35,8 @@ from typing import Any, Iterator
 
 import pytest
 
-__all__ = ["addoption", "header_line", "before_record", "MARKERS", "dockerimages_cassette", "RECORD_MODES", "BUILTIN_CASSETTES", "CassetteHandle"]
+__all__ = ["addoption", "header_line", "before_record", "MARKERS", "dockerimages_cassette", "RECORD_MODES",
+           "BUILTIN_CASSETTES", "CassetteHandle"]
 
 RECORD_MODES = ("none", "once", "new_episodes", "all")
 BUILTIN_CASSETTES = ("docker-20.10", "docker-26.1", "docker-26.1-containerd")

@@ -110,7 +110,8 @@ def compare(probe: Probe, daemon: Answer, fake: Answer, profile: Profile) -> tup
         diffs.append(Difference(probe, "status", str(daemon.status), str(fake.status)))
     for name in READ_HEADERS:
         if daemon.headers.get(name) != fake.headers.get(name):
-            diffs.append(Difference(probe, f"header {name}", repr(daemon.headers.get(name)), repr(fake.headers.get(name))))
+            diffs.append(Difference(probe, f"header {name}", repr(daemon.headers.get(name)),
+                                    repr(fake.headers.get(name))))
     reason = known_difference(probe, profile)
     if reason and daemon.status == fake.status == 200:
         return diffs, reason
@@ -156,7 +157,8 @@ def _compare_listings(probe: Probe, left: list[Any], right: list[Any]) -> list[D
             diffs.append(Difference(probe, f"{image_id[7:19]} keys", ",".join(item), ",".join(other)))
         for key in item:
             if key in other and item[key] != other[key]:
-                diffs.append(Difference(probe, f"{image_id[7:19]} {key}", json.dumps(item[key]), json.dumps(other[key])))
+                diffs.append(Difference(probe, f"{image_id[7:19]} {key}", json.dumps(item[key]),
+                                        json.dumps(other[key])))
     order_left = [i.get("Created") for i in left]
     if not diffs and order_left != [i.get("Created") for i in right]:
         diffs.append(Difference(probe, "order by Created", str(order_left), str([i.get("Created") for i in right])))
@@ -207,7 +209,8 @@ class Vocabulary:
         pairs = sorted({f"{k}={v}" for i in images for k, v in (i.labels or {}).items()})
         keys = sorted({k for i in images for k in (i.labels or {})})
         created = sorted({(i.created_ns or 0) // 1_000_000_000 for i in images})
-        return cls(tags or ["example/none:1"], repos or ["example/none"], [i.id for i in images] or ["sha256:" + "0" * 64],
+        ids = [i.id for i in images] or ["sha256:" + "0" * 64]
+        return cls(tags or ["example/none:1"], repos or ["example/none"], ids,
                    keys or ["none"], pairs or ["none=x"], created or [0])
 
 
@@ -239,7 +242,8 @@ def standard_probes(images: Sequence[Image], profile: Profile) -> list[Probe]:
         cases.append(({"before": v.tags[:2]}, "several before"))
     for filters, note in cases:
         probes.append(Probe("GET", _target(filters), note or "filter"))
-        probes.append(Probe("GET", _target(filters, map_form=True, extra=[("all", "1")]), (note or "filter") + ", map form, all"))
+        probes.append(Probe("GET", _target(filters, map_form=True, extra=[("all", "1")]),
+                            (note or "filter") + ", map form, all"))
     probes += [Probe("GET", "/images/json?filters=%7Bnot-json", "malformed filters"),
                Probe("GET", "/images/json?filters=null", "null filters"),
                Probe("GET", "/images/json?all=%zz", "bad escape")]
@@ -248,7 +252,8 @@ def standard_probes(images: Sequence[Image], profile: Profile) -> list[Probe]:
     above = f"1.{version_tuple(profile.api_max)[1] + 1}"
     for version in [*versions[:: max(1, len(versions) // 6)], versions[-1], below, above]:
         probes.append(Probe("GET", _target(None, version=version), "version"))
-        probes.append(Probe("GET", _target(None, version=version, extra=[("all", "1"), ("shared-size", "1")]), "version"))
+        probes.append(Probe("GET", _target(None, version=version, extra=[("all", "1"), ("shared-size", "1")]),
+                            "version"))
         probes.append(Probe("GET", _target(None, version=version, extra=[("filter", repo)]), "legacy filter"))
     return probes
 
@@ -342,7 +347,8 @@ def run_check(docker_host: str, *, random_count: int = 0, random_seed: int = 0, 
     def sender(host: str) -> Send:
         def send(probe: Probe) -> Answer:
             status, headers, body = request(host, probe.method, probe.target, timeout=60)
-            return Answer(status, {k.title() if k.lower() != "api-version" else "Api-Version": v for k, v in headers}, body)
+            named = {k.title() if k.lower() != "api-version" else "Api-Version": v for k, v in headers}
+            return Answer(status, named, body)
         return send
 
     with Server(FakeBackend(ImageStore(images), fake_profile)) as server:

@@ -81,7 +81,8 @@ def _build_cassette_server(args: argparse.Namespace, where: dict[str, Any]) -> A
     try:
         backend = ReplayBackend.from_file(args.cassette)
     except OSError as exc:
-        text = f"cannot read cassette {args.cassette}: {exc.strerror}" if exc.strerror else f"cannot read cassette: {exc}"
+        text = (f"cannot read cassette {args.cassette}: {exc.strerror}" if exc.strerror
+                else f"cannot read cassette: {exc}")
         raise CliError(text, "check the path") from exc
     except ValueError as exc:  # the cassette module's errors name the file and the problem
         raise CliError(f"invalid cassette: {exc}", "re-record it or run 'dockerimages validate' on it") from exc

@@ -40,7 +40,8 @@ def _error(message: str, hint: str = "") -> Exception:
 def _pair(text: str) -> tuple[str, str]:
     real, sep, fake = text.partition("=")
     if not sep or not real or not fake:
-        raise argparse.ArgumentTypeError(f"expected REAL=STAND-IN (e.g. registry.corp:5000=registry.example), got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected REAL=STAND-IN (e.g. registry.corp:5000=registry.example), got {text!r}")
     return real, fake
 
 

@@ -94,7 +94,8 @@ def register(subparsers: Any) -> None:
     common.add_argument("--docker-host", default=_default_host(), metavar="URL",
                         help="the real daemon: unix:///path or tcp://host:port (default: $DOCKER_HOST, "
                              "else unix:///var/run/docker.sock)")
-    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show the traceback of an error")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the traceback of an error")
     snapshot = subparsers.add_parser(
         "snapshot", parents=[common], help="capture a real daemon's images as a seed file",
         description="Capture every image of a real daemon into a seed file the fake loads.",

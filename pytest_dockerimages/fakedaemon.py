@@ -26,7 +26,6 @@ from urllib.parse import unquote
 
 from .backends.fake import FakeBackend
 from .daemon import base_headers, error_response, split_version, version_error
-from .errors import DaemonError
 from .deletion import (  # noqa: F401 - re-exported: these lived here before deletion.py
     _conflict,
     _delete_helper,
@@ -37,6 +36,7 @@ from .deletion import (  # noqa: F401 - re-exported: these lived here before del
     _untag_all,
     delete_image,
 )
+from .errors import DaemonError
 from .filters import resolve_image
 from .model import Image, ImageStore
 from .profiles import DEFAULT_PROFILE, Profile, get_profile

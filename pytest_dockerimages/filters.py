@@ -5,7 +5,7 @@ Parse, validate, then apply, in the order each daemon does, so the same error wi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from .errors import DaemonError, invalid_parameter, not_found, system_error
 from .model import Image, ImageStore
@@ -335,7 +335,8 @@ def _entry_of(image: Image, records: Sequence[_Record]) -> Entry:
     return Entry(image, tags, () if last.dangling else (last.repo_digest,))
 
 
-def _record_groups(store: ImageStore, dangling_name: str | None) -> tuple[tuple[Image, tuple[_Record, ...], Entry], ...]:
+def _record_groups(store: ImageStore,
+                   dangling_name: str | None) -> tuple[tuple[Image, tuple[_Record, ...], Entry], ...]:
     """Per image, in listing order: its records in name order and its entry when nothing filters.
 
     Same result as walking all records in name order and keeping, per image, the names that pass

@@ -183,7 +183,8 @@ class Image:
         set_(self, "labels", None if labels is None else dict(labels))
         try:
             set_(self, "created_ns", None if created is None else to_ns(created))
-            set_(self, "record_created_ns", None if record_created is None else to_ns(record_created, field="record_created"))
+            set_(self, "record_created_ns",
+                 None if record_created is None else to_ns(record_created, field="record_created"))
         except ValueError as exc:
             raise ModelError(str(exc)) from None
         parsed_layers = tuple(Layer.coerce(v, f"layers[{i}]") for i, v in enumerate(layers or ()))

@@ -149,8 +149,8 @@ _DOCKER_28_1 = _evolve(
     _DOCKER_26_1, name="docker-28.1", engine_version="28.1.1", api_max="1.49",
     description="Docker 28.1, classic graphdriver store", manifests_from="1.47", descriptor_from=None,
     go_version="go1.23.8", git_commit="01f442b",
-    components=(("containerd", "1.7.27", "05044ec0a9a75232cad458027ca83437aae3f4da"), ("runc", "1.2.5", "v1.2.5-0-g59923ef"),
-                ("docker-init", "0.19.0", "de40ad0")),
+    components=(("containerd", "1.7.27", "05044ec0a9a75232cad458027ca83437aae3f4da"),
+                ("runc", "1.2.5", "v1.2.5-0-g59923ef"), ("docker-init", "0.19.0", "de40ad0")),
 )
 
 _DOCKER_29_7 = _evolve(

@@ -478,7 +478,8 @@ class RealDaemon:
         wrong dockerd must fail loudly, not record the wrong daemon."""
         version = str(self.version.get("Version", ""))
         if not version.startswith(self.variant.engine + "."):
-            raise RealDaemonError(f"{self.dockerd} is Docker {version}, but {self.variant.name} needs {self.variant.engine}")
+            raise RealDaemonError(
+                f"{self.dockerd} is Docker {version}, but {self.variant.name} needs {self.variant.engine}")
         info = self.get_json("/info")
         status = json.dumps(info.get("DriverStatus") or [])
         on_containerd = "io.containerd.snapshotter" in status
@@ -541,7 +542,8 @@ class RealRegistry:
     so plain http works with no daemon configuration.
     """
 
-    def __init__(self, binary: str | Path | None = None, *, start_timeout: float = 20.0, stop_timeout: float = 10.0) -> None:
+    def __init__(self, binary: str | Path | None = None, *, start_timeout: float = 20.0,
+                 stop_timeout: float = 10.0) -> None:
         self.binary = Path(binary) if binary else find_registry_binary()
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
@@ -581,7 +583,8 @@ class RealRegistry:
                 self.port = free_loopback_port()
                 (self.dir / "config.yml").write_text(self._config())
                 with open(self.dir / "registry.log", "wb") as log:
-                    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV and not k.startswith("REGISTRY_")}
+                    env = {k: v for k, v in os.environ.items()
+                           if k not in _SCRUBBED_ENV and not k.startswith("REGISTRY_")}
                     self._proc = subprocess.Popen(
                         [str(self.binary), "serve", str(self.dir / "config.yml")], stdin=subprocess.DEVNULL,
                         stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.dir, preexec_fn=_die_with_parent,

@@ -228,7 +228,8 @@ def listing_body(store: ImageStore, profile: Profile, api_version: str, query: L
     if query.filters:
         return summaries_body(select(store, query, profile, now_ns), store, profile, api_version, query)
     key = ("plain_listing_body", profile, _Plan.of(profile, api_version, query), query.all)
-    return store.derived(key, lambda s: summaries_body(select(s, query, profile, now_ns), s, profile, api_version, query))
+    return store.derived(
+        key, lambda s: summaries_body(select(s, query, profile, now_ns), s, profile, api_version, query))
 
 
 def _virtual_size_rule(profile: Profile, api_version: str) -> str:

@@ -100,7 +100,7 @@ def _file_name(kind: str, api_version: str, strict: bool) -> str:
     raise ValueError(f"no schema for Docker API {api_version} in the shipped index")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load(file_name: str) -> dict[str, Any]:
     """Parse one schema file once; callers that hand it out must copy it."""
     schema: dict[str, Any] = json.loads((data_dir("schemas") / file_name).read_text(encoding="utf-8"))
@@ -116,7 +116,7 @@ def schema_for(kind: str, api_version: str, strict: bool = False) -> dict[str, A
 
 # --- compiled validators ------------------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _fast_check(file_name: str) -> Callable[[Any], bool] | None:
     """A compiled yes/no check, or None when fastjsonschema is not installed (it is optional)."""
     try:
@@ -136,7 +136,7 @@ def _fast_check(file_name: str) -> Callable[[Any], bool] | None:
     return check
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _full_validator(file_name: str) -> Validator:
     """The jsonschema validator that explains failures; built once per file."""
     from jsonschema import Draft7Validator

@@ -29,7 +29,8 @@ def image_store_of(info: Mapping[str, Any]) -> str:
 
 
 # Engine release (major, minor) from which a profile applies; the newest row not above the engine wins.
-_PROFILE_FLOORS = [((0, 0), "docker-20.10"), ((21, 0), "docker-26.1"), ((28, 0), "docker-28.1"), ((29, 0), "docker-29.7")]
+_PROFILE_FLOORS = [((0, 0), "docker-20.10"), ((21, 0), "docker-26.1"), ((28, 0), "docker-28.1"),
+                   ((29, 0), "docker-29.7")]
 
 
 def detect_profile(version: Mapping[str, Any], info: Mapping[str, Any]) -> str:
@@ -53,7 +54,7 @@ def _layer_sizes(images: Sequence[tuple[tuple[str, ...], int]]) -> dict[tuple[st
     """
     totals = {layers: size for layers, size in images}
     sizes: dict[tuple[str, ...], int] = {}
-    for layers, size in images:
+    for layers, _size in images:
         previous_total = 0
         for k in range(1, len(layers) + 1):
             prefix = layers[:k]
@@ -74,7 +75,7 @@ def build_images(listing: Sequence[Mapping[str, Any]], inspects: Mapping[str, Ma
         chains.append((layers, int(summary.get("Size", 0))))
     chain_sizes = _layer_sizes(chains)
     images = []
-    for summary, (layers, size) in zip(listing, chains):
+    for summary, (layers, size) in zip(listing, chains, strict=False):
         inspect = inspects.get(summary["Id"], {})
         tags = [t for t in summary.get("RepoTags") or [] if t != NONE_TAG]
         if store == "containerd":

@@ -86,7 +86,8 @@ def unix_seconds(ns: int) -> int:
 # --- Go durations ------------------------------------------------------------------------
 _UNIT_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": NANOS,
             "m": 60 * NANOS, "h": 3600 * NANOS}
-_DURATION = re.compile(r"^[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$", re.ASCII)  # no ambiguous \d+\d*: linear
+# no ambiguous \d+\d*: linear
+_DURATION = re.compile(r"^[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$", re.ASCII)
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)", re.ASCII)
 _INT64_MAX = 2**63 - 1
 
@@ -157,7 +158,8 @@ def _quote(text: str) -> str:
 def go_parse_time(layout: str, value: str) -> int:
     """time.Parse for the layouts above: unix nanoseconds, or ValueError with Go's message."""
     def bad(rest: str, element: str) -> ValueError:
-        return ValueError(f"parsing time {_quote(value)} as {_quote(layout)}: cannot parse {_quote(rest)} as {_quote(element)}")
+        return ValueError(f"parsing time {_quote(value)} as {_quote(layout)}: "
+                          f"cannot parse {_quote(rest)} as {_quote(element)}")
 
     def out_of_range(what: str) -> ValueError:
         return ValueError(f"parsing time {_quote(value)}: {what} out of range")
@@ -181,7 +183,8 @@ def go_parse_time(layout: str, value: str) -> int:
             if number > limit or (name in ("month", "day") and number < 1):
                 raise out_of_range(name)
             fields[name] = number
-            if token == "05" and len(rest) >= 2 and rest[0] in ".," and _isdigits(rest[1]) and ".999999999" not in layout:
+            if (token == "05" and len(rest) >= 2 and rest[0] in ".," and _isdigits(rest[1])
+                    and ".999999999" not in layout):
                 digits = re.match(r"[0-9]+", rest[1:]).group(0)  # type: ignore[union-attr]
                 nanos, rest = int(digits[:9].ljust(9, "0")), rest[1 + len(digits):]
         elif token == ".999999999":
@@ -191,7 +194,8 @@ def go_parse_time(layout: str, value: str) -> int:
         elif token == "Z07:00":
             if rest[:1] == "Z":
                 rest = rest[1:]
-            elif len(rest) >= 6 and rest[0] in "+-" and rest[3] == ":" and _isdigits(rest[1:3]) and _isdigits(rest[4:6]):
+            elif (len(rest) >= 6 and rest[0] in "+-" and rest[3] == ":" and _isdigits(rest[1:3])
+                  and _isdigits(rest[4:6])):
                 offset = (int(rest[1:3]) * 3600 + int(rest[4:6]) * 60) * (1 if rest[0] == "+" else -1)
                 rest = rest[6:]
             else:

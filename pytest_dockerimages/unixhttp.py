@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DockerHost",
     "UnixHTTPConnection",
-    "UnixSocketAdapter",
+    "UnixSocketAdapter",  # noqa: F822 - built on first access by the module __getattr__
     "base_url_for",
     "connection_for",
     "parse_docker_host",

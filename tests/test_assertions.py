@@ -16,6 +16,7 @@ from typing import Any, Callable
 from urllib.parse import urlencode, urlsplit
 
 import pytest
+import rules_store
 
 from pytest_dockerimages.assertions import (
     assert_containers_default,
@@ -33,8 +34,6 @@ from pytest_dockerimages.profiles import version_tuple
 from pytest_dockerimages.query import bool_value, parse_form
 from pytest_dockerimages.seed import parse_seed
 from pytest_dockerimages.timestamps import NANOS
-
-import rules_store
 
 GOLDEN = Path(__file__).parent / "golden"
 GOLDEN_PROFILES = ("docker-20.10", "docker-26.1", "docker-26.1-containerd")

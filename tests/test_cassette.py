@@ -137,7 +137,7 @@ def _interaction(target: str, body: bytes = b"[]\n", status: int = 200, method: 
 
 def test_lookup_is_a_dict_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
     """Replay computes one key per request and never walks the interactions."""
-    interactions = [_interaction(f"/v1.45/images/json?filters=" + urllib.parse.quote(
+    interactions = [_interaction("/v1.45/images/json?filters=" + urllib.parse.quote(
         json.dumps({"label": {f"n={i}": True}}))) for i in range(20000)]
     backend = ReplayBackend(Cassette(None, interactions, {"profile": "docker-26.1"}))
     calls = []
@@ -189,7 +189,7 @@ def test_real_daemons_agree_with_the_canonical_key(path: Path) -> None:
     for interaction in cassette.interactions:
         groups.setdefault(interaction.key(cassette.profile, cassette.api_version), []).append(interaction)
     collapsed = 0
-    for key, members in groups.items():
+    for members in groups.values():
         answers = [(m.status, _normalised(m.body)) for m in members]
         assert all(a == answers[0] for a in answers), [m.label() for m in members]
         collapsed += len({m.target for m in members}) > 1

@@ -3,7 +3,6 @@ and body (ignoring only the order of images with equal Created, which the daemon
 from __future__ import annotations
 
 import pytest
-
 from golden_replay import PROFILES, differences, known_differences, load
 
 CASES = [(profile, interaction["name"]) for profile in PROFILES for interaction in load(profile)["interactions"]]

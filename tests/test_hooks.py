@@ -258,10 +258,10 @@ def test_hookspecs_are_documented_and_registered(pytester: pytest.Pytester) -> N
 
     for name in hookspecs.__all__:
         assert getattr(hookspecs, name).__doc__, name
-    pytester.makeconftest(textwrap.dedent("""
+    pytester.makeconftest(textwrap.dedent(f"""
         def pytest_configure(config):
-            for name in %r:
+            for name in {hookspecs.__all__!r}:
                 assert getattr(config.hook, name).spec is not None, name
-    """ % (hookspecs.__all__,)))
+    """))
     pytester.makepyfile(test_x="def test_x(): pass")
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-
 from rules_store import APP, get, names, q
 
 ZERO = "sha256:" + "0" * 64

@@ -4,10 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from rules_store import APP, BASE, DANGLING, EMPTY, PINNED, get, names, q
 
 from pytest_dockerimages.profiles import PROFILES, get_profile
 from pytest_dockerimages.schema import validate
-from rules_store import APP, BASE, DANGLING, EMPTY, PINNED, get, names, q
 
 NONE_TAGS = ["<none>:<none>"]
 NONE_DIGESTS = ["<none>@<none>"]
@@ -103,9 +103,10 @@ def test_key_order_and_newest_first(profile: str) -> None:
 
 
 def test_compact_json_with_trailing_newline() -> None:
+    from rules_store import NOW_NS, STORE
+
     from pytest_dockerimages.daemon import respond
     from pytest_dockerimages.wire import Request
-    from rules_store import NOW_NS, STORE
 
     response = respond(STORE, get_profile("docker-26.1"), Request("GET", q({"reference": ["nosuch"]})), NOW_NS)
     assert response.body == b"[]\n"

@@ -8,8 +8,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-
 from golden_replay import PROFILES, load
+
 from pytest_dockerimages.defaults import default_images
 from pytest_dockerimages.resources import data_dir
 from pytest_dockerimages.seed import dump_seed

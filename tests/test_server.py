@@ -196,7 +196,7 @@ def test_ipv6_loopback() -> None:
 def test_not_started_properties_raise() -> None:
     srv = Server(EchoBackend())
     with pytest.raises(ServerError, match="not started"):
-        srv.docker_host
+        _ = srv.docker_host
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.1", "example.com"])

@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from golden_replay import load
+
 from pytest_dockerimages.daemon import respond
 from pytest_dockerimages.model import ImageStore
 from pytest_dockerimages.profiles import get_profile

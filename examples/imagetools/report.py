@@ -38,7 +38,8 @@ def parse_size(text: str) -> int:
     return round(float(match.group(1)) * _UNITS[match.group(2)])
 
 
-def collect(args: Sequence[str] = (), docker: str = "docker", env: Mapping[str, str] | None = None) -> list[dict[str, str]]:
+def collect(args: Sequence[str] = (), docker: str = "docker",
+            env: Mapping[str, str] | None = None) -> list[dict[str, str]]:
     """Rows of `docker images [args] --format '{{json .}}'` (DOCKER_HOST etc. from the environment)."""
     done = subprocess.run([docker, "images", *args, "--format", "{{json .}}"], capture_output=True, text=True,
                           env=dict(env) if env is not None else dict(os.environ), timeout=60)

@@ -1,6 +1,5 @@
 """Tests of imagetools.cleaner against the fake daemon, using only the plugin's public fixtures."""
 import pytest
-
 from imagetools.cleaner import find_dangling, remove_dangling
 
 OLD = "sha256:" + "0a" * 32

@@ -3,7 +3,6 @@ import os
 import shutil
 
 import pytest
-
 from imagetools.report import ReportError, collect, parse_size, render, summarize
 
 
@@ -54,6 +53,8 @@ def test_daemon_errors_become_report_errors(docker_cli, dockerimages_fake):
         collect()
 
 
-@pytest.mark.parametrize("text,expected", [("7.39MB", 7_390_000), ("2.05kB", 2050), ("0B", 0), ("1.2GB", 1_200_000_000)])
+@pytest.mark.parametrize("text,expected", [
+    ("7.39MB", 7_390_000), ("2.05kB", 2050), ("0B", 0), ("1.2GB", 1_200_000_000),
+])
 def test_parse_size(text, expected):
     assert parse_size(text) == expected
