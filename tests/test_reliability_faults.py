@@ -294,3 +294,29 @@ def _write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
 
+
+
+@pytest.mark.realdaemon
+def test_real_daemon_gone_mid_recording_is_a_clear_error_and_the_cassette_is_kept(tmp_path: Path) -> None:
+    from pytest_dockerimages.realdaemon import dockerimages_real_daemon_factory, missing_requirements
+    from pytest_dockerimages.realdaemon_fixture import skip_or_fail
+
+    missing = missing_requirements("docker-26.1", seed=False)
+    if missing:
+        skip_or_fail(f"docker-26.1: missing {', '.join(missing)}; run `sudo bash scripts/install-daemons.sh`")
+    path = tmp_path / "real.yaml"
+    with dockerimages_real_daemon_factory("docker-26.1", seed=False) as real:
+        host = real.docker_host
+        first = RecordingBackend(host, Cassette(path))
+        assert first.handle(Request("GET", "/v1.45/images/json", (("Host", "localhost"),))).status == 200
+        first.cassette.save()
+        before = path.read_bytes()
+        again = RecordingBackend(host, Cassette(path))
+        assert again.handle(Request("GET", "/v1.45/images/json?all=1", (("Host", "localhost"),))).status == 200
+    # the private dockerd is gone now
+    gone = again.handle(Request("GET", "/v1.45/images/json?shared-size=1", (("Host", "localhost"),)))
+    assert gone.status == 502
+    assert json.loads(gone.body)["message"].startswith(
+        f"pytest-dockerimages: cannot reach the daemon at {host} to record GET /v1.45/images/json?shared-size=1: ")
+    assert [i.target for i in again.cassette.interactions] == ["/v1.45/images/json?all=1"]
+    assert path.read_bytes() == before

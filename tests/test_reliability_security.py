@@ -267,23 +267,41 @@ def _running_with(mark: str) -> list[str]:
     return found
 
 
+_REAL_DAEMON_TEST = """
+
+    def test_real_daemon(dockerimages_real_daemon):
+        assert request(dockerimages_real_daemon.docker_host, "GET", "/_ping")[0] == 200
+"""
+
+
+@pytest.mark.parametrize("real", [False, pytest.param(True, marks=pytest.mark.realdaemon)],
+                         ids=["fakes", "fakes-and-a-real-daemon"])
 def test_a_session_never_contacts_a_real_daemon_and_leaves_nothing_behind(
-        pytester: pytest.Pytester, session_dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+        pytester: pytest.Pytester, session_dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch, real: bool) -> None:
     tmp, report = session_dirs["tmp"], session_dirs["report"]
     mark = f"DIMG_LEAK_{uuid.uuid4().hex}"
     pytester.makeconftest(textwrap.dedent(_CONFTEST))
-    pytester.makepyfile(test_session=textwrap.dedent(_TESTS))
+    pytester.makepyfile(test_session=textwrap.dedent(_TESTS) + (textwrap.dedent(_REAL_DAEMON_TEST) if real else ""))
+    if real:
+        from pytest_dockerimages.realdaemon import missing_requirements
+        from pytest_dockerimages.realdaemon_fixture import skip_or_fail
+
+        missing = missing_requirements("docker-26.1")
+        if missing:
+            skip_or_fail(f"docker-26.1: missing {', '.join(missing)}; run `sudo bash scripts/install-daemons.sh`")
+    hosts = ("unix", "tcp") if not real else ("unix",)
     with ConnectionSentinel(str(tmp / "real-docker.sock")) as unix_daemon, ConnectionSentinel() as tcp_daemon:
-        for name, host in (("unix", unix_daemon.docker_host), ("tcp", tcp_daemon.docker_host)):
+        for name, host in ((n, {"unix": unix_daemon, "tcp": tcp_daemon}[n].docker_host) for n in hosts):
             monkeypatch.setenv("DOCKER_HOST", host)
             monkeypatch.setenv("TMPDIR", str(tmp))
             monkeypatch.setenv("LEAK_REPORT", str(report))
             monkeypatch.setenv("DIMG_LEAK_MARK", mark)
             monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
-            result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--basetemp={tmp / ('bt-' + name)}")
+            result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-v", f"--basetemp={tmp / ('bt-' + name)}")
             outcomes = result.parseoutcomes()
             assert outcomes.get("failed") == 1 and "test_replay_miss_fails" in result.stdout.str(), result.stdout.str()
-            assert outcomes.get("passed", 0) + outcomes.get("skipped", 0) == 6, outcomes
+            assert outcomes.get("passed", 0) + outcomes.get("skipped", 0) == 6 + real, outcomes
+            assert not real or "test_session.py::test_real_daemon PASSED" in result.stdout.str()
             assert (pytester.path / "cassettes" / "recorded.yaml").is_file()
             left = json.loads(report.read_text())
             assert left["threads"] == [], f"threads alive at the end of the session: {left['threads']}"
