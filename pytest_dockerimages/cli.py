@@ -169,10 +169,17 @@ def _profiles(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- parser
 
 
+def add_command(subparsers: Any, name: str, *, help: str, description: str, epilog: str) -> argparse.ArgumentParser:
+    """A subcommand with `--debug` and an example epilog shown as written (shared by every cli module)."""
+    command: argparse.ArgumentParser = subparsers.add_parser(
+        name, help=help, description=description, epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                         help="show the traceback of an error")
+    return command
+
+
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                        help="show the traceback of an error")
     parser = argparse.ArgumentParser(
         prog="dockerimages", parents=[], description="A fake Docker daemon for GET /images/json.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -182,10 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="<command>")
     subparsers.required = True
 
-    serve = subparsers.add_parser(
-        "serve", parents=[common], help="serve a fake daemon until Ctrl-C/SIGTERM",
-        description="Serve a fake Docker daemon; prints DOCKER_HOST=<url> first.",
-        epilog=_SERVE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    serve = add_command(
+        subparsers, "serve", help="serve a fake daemon until Ctrl-C/SIGTERM",
+        description="Serve a fake Docker daemon; prints DOCKER_HOST=<url> first.", epilog=_SERVE_EPILOG)
     serve.add_argument("--seed", metavar="FILE", help="seed file (YAML or JSON) with the images to serve")
     serve.add_argument("--profile", metavar="NAME", help="daemon profile (see 'dockerimages profiles')")
     where = serve.add_mutually_exclusive_group()
@@ -194,10 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--cassette", metavar="FILE", help="replay a recorded cassette instead of fake data")
     serve.set_defaults(func=_serve)
 
-    profiles = subparsers.add_parser(
-        "profiles", parents=[common], help="list the daemon profiles",
-        description="List the daemon profiles the fake can answer as.",
-        epilog=_PROFILES_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    profiles = add_command(
+        subparsers, "profiles", help="list the daemon profiles",
+        description="List the daemon profiles the fake can answer as.", epilog=_PROFILES_EPILOG)
     profiles.set_defaults(func=_profiles)
 
     for module in ("pytest_dockerimages.cli_cassette", "pytest_dockerimages.cli_daemon"):

@@ -94,13 +94,12 @@ def _validate(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add `record` and `validate` to the `dockerimages` subcommands."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                        help="show the traceback of an error")
-    record = subparsers.add_parser(
-        "record", parents=[common], help="record a real daemon's answers into a cassette",
+    from .cli import add_command
+
+    record = add_command(
+        subparsers, "record", help="record a real daemon's answers into a cassette",
         description="Record the standard request matrix from a real Docker daemon into a cassette.",
-        epilog=_RECORD_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=_RECORD_EPILOG)
     record.add_argument("--docker-host", required=True, metavar="URL",
                         help="the daemon to record: unix:///path/docker.sock or tcp://127.0.0.1:2375")
     record.add_argument("-o", "--output", required=True, metavar="FILE", help="cassette file to write (YAML)")
@@ -112,9 +111,8 @@ def register(subparsers: Any) -> None:
     record.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary")
     record.set_defaults(func=_record)
 
-    validate = subparsers.add_parser(
-        "validate", parents=[common], help="check cassettes load and their bodies match the schemas",
-        description="Validate cassette files.", epilog=_VALIDATE_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    validate = add_command(
+        subparsers, "validate", help="check cassettes load and their bodies match the schemas",
+        description="Validate cassette files.", epilog=_VALIDATE_EPILOG)
     validate.add_argument("files", nargs="+", metavar="FILE", help="cassette files")
     validate.set_defaults(func=_validate)

@@ -89,23 +89,27 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _add_docker_host(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--docker-host", default=_default_host(), metavar="URL",
+                         help="the real daemon: unix:///path or tcp://host:port (default: $DOCKER_HOST, "
+                              "else unix:///var/run/docker.sock)")
+
+
 def register(subparsers: Any) -> None:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--docker-host", default=_default_host(), metavar="URL",
-                        help="the real daemon: unix:///path or tcp://host:port (default: $DOCKER_HOST, "
-                             "else unix:///var/run/docker.sock)")
-    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                        help="show the traceback of an error")
-    snapshot = subparsers.add_parser(
-        "snapshot", parents=[common], help="capture a real daemon's images as a seed file",
-        description="Capture every image of a real daemon into a seed file the fake loads.",
-        epilog=_SNAPSHOT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    """Add `snapshot` and `check` to the `dockerimages` subcommands."""
+    from .cli import add_command
+
+    snapshot = add_command(
+        subparsers, "snapshot", help="capture a real daemon's images as a seed file",
+        description="Capture every image of a real daemon into a seed file the fake loads.", epilog=_SNAPSHOT_EPILOG)
+    _add_docker_host(snapshot)
     snapshot.add_argument("-o", "--output", required=True, metavar="FILE", help="seed file to write (.yaml or .json)")
     snapshot.set_defaults(func=_snapshot)
-    check = subparsers.add_parser(
-        "check", parents=[common], help="compare the fake with a real daemon, request by request",
+    check = add_command(
+        subparsers, "check", help="compare the fake with a real daemon, request by request",
         description="Differential check: the same requests to a real daemon and to the fake seeded from it.",
-        epilog=_CHECK_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=_CHECK_EPILOG)
+    _add_docker_host(check)
     check.add_argument("--random", type=int, default=0, metavar="N", help="also send N generated requests")
     check.add_argument("--random-seed", type=int, default=0, metavar="S", help="seed of the generated requests")
     check.set_defaults(func=_check)
