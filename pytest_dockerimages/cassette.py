@@ -642,7 +642,12 @@ class Cassette:
             if mode != "overwrite" and target.exists() and target.stat().st_size:
                 existing = Cassette.load(target, validate=False)
                 merged = merge(existing, self, replace=(mode == "replace_keys"))
-            atomic_write_bytes(target, merged.dumps().encode("utf-8"))
+            data = merged.dumps().encode("utf-8")
+            # Temp files are only made under this lock: any still there is a killed writer's.
+            for stale in target.parent.glob(f".{target.name}.*.tmp"):
+                with contextlib.suppress(OSError):
+                    stale.unlink()
+            atomic_write_bytes(target, data)
         self.path = target
         return target
 
