@@ -181,6 +181,7 @@ _CONFTEST = """
             "threads": sorted(t.name for t in threading.enumerate() if t is not threading.main_thread()),
             "children": children(),
             "ports": PORTS,
+            "upstream": [r.path for r in UPSTREAM.requests],
         }))
 """
 
@@ -306,6 +307,8 @@ def test_a_session_never_contacts_a_real_daemon_and_leaves_nothing_behind(
             left = json.loads(report.read_text())
             assert left["threads"] == [], f"threads alive at the end of the session: {left['threads']}"
             assert left["children"] == [], f"child processes alive at the end of the session: {left['children']}"
+            # Only the recording test talked to the record-mode daemon: replay (record mode none) never did.
+            assert left["upstream"] == ["/version", "/info", "/images/json"], left["upstream"]
             for port in left["ports"]:
                 with pytest.raises(ConnectionRefusedError):
                     socket.create_connection(("127.0.0.1", port), timeout=2).close()
