@@ -45,7 +45,7 @@ from . import __version__
 from .atomicfile import atomic_write_bytes
 from .daemon import split_version
 from .errors import DaemonError
-from .profiles import PROFILES, Profile, at_least, below, version_tuple
+from .profiles import PROFILES, Profile, at_least, below
 from .query import bool_value, canonical_filters, filters_from_json, parse_form
 
 try:  # the libyaml classes are several times faster; both are safe
@@ -439,31 +439,17 @@ def _headers(value: Any, where: str) -> tuple[tuple[str, str], ...]:
 
 
 def profile_for(metadata: Mapping[str, Any]) -> Profile | None:
-    """The fake's profile for a recorded daemon: by recorded name, else by engine version and store."""
+    """The fake's profile for a recorded daemon: by recorded name, else the closest to its engine and store."""
+    from .snapshot import profile_name_for
+
     name = metadata.get("profile")
     if isinstance(name, str) and name in PROFILES:
         return PROFILES[name]
     daemon = metadata.get("daemon") or {}
     version = str(daemon.get("Version") or "")
-    store = daemon.get("image_store") or "graphdriver"
-    wanted = version_tuple(version.split("+")[0].split("-")[0])[:2] if version else ()
-    candidates = [p for p in PROFILES.values() if p.store == store]
-    for p in candidates:
-        if version_tuple(p.engine_version.split("+")[0])[:2] == wanted:
-            return p
-    return None
-
-
-def image_store_of(info: Mapping[str, Any]) -> str:
-    """From ``/info``: the containerd snapshotter in Driver/DriverStatus means the containerd store."""
-    status = info.get("DriverStatus") or []
-    for pair in status:
-        if isinstance(pair, (list, tuple)) and len(pair) == 2 and str(pair[0]).lower() == "driver-type" \
-                and "io.containerd.snapshotter" in str(pair[1]):
-            return "containerd"
-    if "io.containerd.snapshotter" in json.dumps(status) or "containerd" in str(info.get("Driver", "")):
-        return "containerd"
-    return "graphdriver"
+    if not version:
+        return None
+    return PROFILES[profile_name_for(version, str(daemon.get("image_store") or "graphdriver"))]
 
 
 def build_metadata(version_doc: Mapping[str, Any] | None, info: Mapping[str, Any] | None,
@@ -473,6 +459,8 @@ def build_metadata(version_doc: Mapping[str, Any] | None, info: Mapping[str, Any
     daemon = {k: version_doc.get(k) for k in ("Version", "ApiVersion", "MinAPIVersion", "Os")
               if version_doc.get(k) is not None}
     if info is not None:
+        from .snapshot import image_store_of
+
         daemon["image_store"] = image_store_of(info)
     meta: dict[str, Any] = {"format": FORMAT, "recorded_at": recorded_at or now_rfc3339(), "tool": tool_version(),
                             "daemon": daemon}

@@ -22,9 +22,13 @@ class SnapshotError(RuntimeError):
 
 def image_store_of(info: Mapping[str, Any]) -> str:
     """/info -> "containerd" when the containerd snapshotter serves images, else "graphdriver"."""
-    for pair in info.get("DriverStatus") or []:
-        if len(pair) == 2 and pair[0] == "driver-type" and pair[1] == CONTAINERD_SNAPSHOTTER:
+    status = info.get("DriverStatus") or []
+    for pair in status:
+        if isinstance(pair, (list, tuple)) and len(pair) == 2 and str(pair[0]).lower() == "driver-type" \
+                and CONTAINERD_SNAPSHOTTER in str(pair[1]):
             return "containerd"
+    if "containerd" in str(info.get("Driver", "")):
+        return "containerd"
     return "graphdriver"
 
 
@@ -33,17 +37,21 @@ _PROFILE_FLOORS = [((0, 0), "docker-20.10"), ((21, 0), "docker-26.1"), ((28, 0),
                    ((29, 0), "docker-29.7")]
 
 
-def detect_profile(version: Mapping[str, Any], info: Mapping[str, Any]) -> str:
-    """The profile closest to a daemon, from its /version and /info documents."""
-    engine = str(version.get("Version", "0"))
-    numbers = tuple(int(p) for p in engine.split("+")[0].split("-")[0].split(".")[:2] if p.isdigit())
+def profile_name_for(engine_version: str, store: str) -> str:
+    """The profile closest to an engine release ("26.1.5+dfsg1") and image store."""
+    numbers = tuple(int(p) for p in engine_version.split("+")[0].split("-")[0].split(".")[:2] if p.isdigit())
     name = _PROFILE_FLOORS[0][1]
     for floor, candidate in _PROFILE_FLOORS:
         if numbers >= floor:
             name = candidate
-    if image_store_of(info) == "containerd" and name != "docker-20.10":
+    if store == "containerd" and name != "docker-20.10":
         name += "-containerd"
     return name
+
+
+def detect_profile(version: Mapping[str, Any], info: Mapping[str, Any]) -> str:
+    """The profile closest to a daemon, from its /version and /info documents."""
+    return profile_name_for(str(version.get("Version", "0")), image_store_of(info))
 
 
 def _layer_sizes(images: Sequence[tuple[tuple[str, ...], int]]) -> dict[tuple[str, ...], int]:
