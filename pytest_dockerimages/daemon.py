@@ -83,6 +83,16 @@ def version_document(profile: Profile) -> dict[str, Any]:
 GO_CHUNKING_THRESHOLD = 2048
 
 
+def info_document(store: ImageStore, profile: Profile) -> dict[str, Any]:
+    """The part of /info that says what the daemon holds and which image store serves it."""
+    containerd = profile.is_containerd
+    return {"ID": "pytest-dockerimages", "Containers": 0, "ContainersRunning": 0, "ContainersPaused": 0,
+            "ContainersStopped": 0, "Images": len(store.images), "Driver": "overlayfs" if containerd else "vfs",
+            "DriverStatus": [["driver-type", "io.containerd.snapshotter.v1"]] if containerd else None,
+            "OSType": "linux", "Architecture": "x86_64", "OperatingSystem": "pytest-dockerimages fake daemon",
+            "KernelVersion": "6.1.0-fake", "ServerVersion": profile.engine_version, "Name": "pytest-dockerimages"}
+
+
 def _ok_json(profile: Profile, document: Any) -> Response:
     return _ok_body(profile, encode(document))
 
@@ -110,7 +120,7 @@ def respond(store: ImageStore, profile: Profile, request: Request, now_ns: int) 
     method = request.method
     inspect = _INSPECT.match(route) if method == "GET" else None
     known = (route == "/_ping" and method in ("GET", "HEAD")) or (
-        route in ("/version", "/images/json") and method == "GET") or inspect is not None
+        route in ("/version", "/info", "/images/json") and method == "GET") or inspect is not None
     if not known:
         return page_not_found()
     api_version = version if version is not None else profile.api_max
@@ -122,6 +132,8 @@ def respond(store: ImageStore, profile: Profile, request: Request, now_ns: int) 
             return _ping(profile, method)
         if route == "/version":
             return _ok_json(profile, version_document(profile))
+        if route == "/info":
+            return _ok_json(profile, info_document(store, profile))
         if route == "/images/json":
             query = parse_list_query(request.raw_query, api_version, profile)
             return _ok_body(profile, listing_body(store, profile, api_version, query, now_ns))

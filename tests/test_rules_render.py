@@ -197,3 +197,11 @@ def test_rendered_responses_validate_strictly(profile: str, version: str) -> Non
         status, body, _ = get(profile, f"/v{version}/images/{image.id}/json")
         assert status == 200, body
         assert validate("image-inspect", version, body, strict=True) == [], (profile, version)
+
+
+@pytest.mark.parametrize(("profile", "store"), [("docker-26.1", "graphdriver"), ("docker-26.1-containerd", "containerd")])
+def test_info_tells_the_image_store(profile: str, store: str) -> None:
+    from pytest_dockerimages.snapshot import image_store_of
+
+    status, body, _ = get(profile, "/info")
+    assert status == 200 and body["Images"] == 7 and image_store_of(body) == store
