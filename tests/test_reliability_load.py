@@ -7,7 +7,7 @@
   without the server's memory growing; the daemon keeps serving and logs none of them.
 * Silent, half-sent, slow-body, never-reading and half-closed clients do not block other clients,
   and `stop()` ends promptly with all of them still connected.
-* `pytest -n 4` runs of the examples suite and of the fake daemon's tests pass, three times in a row.
+* `pytest -n 4` runs of the examples suite and of the fake daemon's and plugin's tests pass, three times in a row.
 (test_server.py covers the same limits and slow clients for the bare Server with an echo backend.)
 """
 from __future__ import annotations
@@ -275,8 +275,8 @@ def test_misbehaving_clients_do_not_block_others_and_stop_is_prompt() -> None:
 
 @pytest.mark.parametrize("run", [1, 2, 3])
 def test_pytest_n_4_runs_of_the_examples_and_plugin_tests_pass(run: int) -> None:
-    """The examples use every public fixture; test_fakedaemon drives the daemon the fixtures share.
-    (test_plugin.py::test_xdist_gives_each_worker_its_own_daemon checks the workers' isolation.)"""
+    """The examples use every public fixture; test_fakedaemon drives the daemon the fixtures share;
+    test_plugin covers options, markers, fixtures and the environment under xdist workers."""
     try:
         import xdist  # noqa: F401
     except ImportError:
@@ -284,8 +284,8 @@ def test_pytest_n_4_runs_of_the_examples_and_plugin_tests_pass(run: int) -> None
     env = dict(os.environ)
     env.pop("PYTEST_XDIST_WORKER", None)
     env.pop("PYTEST_ADDOPTS", None)
-    command = [sys.executable, "-m", "pytest", "examples", "tests/test_fakedaemon.py", "-p", "dockerimages", "-n", "4",
-               "-q", "-p", "no:cacheprovider"]
+    command = [sys.executable, "-m", "pytest", "examples", "tests/test_fakedaemon.py", "tests/test_plugin.py",
+               "-p", "dockerimages", "-n", "4", "-q", "-p", "no:cacheprovider"]
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     tail = "\n".join((result.stdout + result.stderr).splitlines()[-25:])
     assert result.returncode == 0, f"run {run}: {' '.join(command[2:])} failed:\n{tail}"
