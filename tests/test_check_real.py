@@ -3,6 +3,7 @@ and a deliberately broken rule in the model is caught."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Iterator
 
 import pytest
@@ -23,9 +24,9 @@ def real_daemon(request: pytest.FixtureRequest) -> Iterator[RealDaemon]:
 
 
 def test_fake_agrees_with_the_daemon(real_daemon: RealDaemon) -> None:
-    report = run_check(real_daemon.docker_host, random_count=500, random_seed=20261129)
+    report = run_check(real_daemon.docker_host, random_count=100, random_seed=20261129)
     print(report.render())
-    assert report.probes >= 600
+    assert report.probes >= 200
     assert report.ok, report.render()
     if real_daemon.store == "containerd":
         assert {reason for _, reason in report.known} == {
@@ -71,6 +72,9 @@ def test_cli_snapshot_and_check(real_daemon: RealDaemon, tmp_path: object, capsy
     assert main(["snapshot", "--docker-host", real_daemon.docker_host, "-o", str(out)]) == 0
     seed = load_seed(out)
     assert seed.profile == real_daemon.variant.name and len(seed.images) >= 8
-    assert main(["check", "--docker-host", real_daemon.docker_host, "--random", "20", "--random-seed", "3"]) == 0
+    # what CI asks of every real daemon: `dockerimages check` with at least 500 generated queries
+    assert main(["check", "--docker-host", real_daemon.docker_host, "--random", "500", "--random-seed", "3"]) == 0
     printed = capsys.readouterr().out
     assert f"profile {real_daemon.variant.name}:" in printed and " 0 differences" in printed
+    sent = re.search(r"profile \S+: (\d+) requests", printed)
+    assert sent is not None and int(sent.group(1)) >= 500
