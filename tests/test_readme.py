@@ -6,9 +6,12 @@ Code blocks:
 - a ```python block whose first line is ``# conftest.py`` is the conftest of the next python block
   (or, if no test block follows it, loaded with a trivial test: its hook names must be valid);
 - any other ```python block is a script, run with this interpreter;
-- a ```sh block runs its ``dockerimages ...`` lines (each must exit 0); it may hold nothing else;
+- a ```sh block runs its ``dockerimages ...`` and ``pytest ...`` lines (each must exit 0); it may hold
+  nothing else. "Your daemon" (``unix:///var/run/docker.sock``) is a stand-in: the fake itself, which
+  answers /version, /info, listings and inspects as a daemon does; a ``pytest ... tests/`` line runs a
+  small recording test folder instead of ``tests/``;
 - a first line ``# needs: WHAT`` skips a block: ``docker CLI`` (run where the docker CLI is, and
-  always in CI), anything else (``docker daemon``, ``network``) always skips.
+  always in CI), anything else (``network``: the set-up commands, which .ci/run itself runs) skips.
 
 Recording examples record from a fake daemon (``--dockerimages-docker-host``), so they run here.
 """
@@ -135,22 +138,46 @@ def _commands(block: Block) -> list[list[str]]:
         if not line or line.startswith("#"):
             continue
         words = shlex.split(line)
-        assert words[0] == "dockerimages", (
-            f"{block}: '{line}' is not a dockerimages command; run it here or mark the block '# needs: ...'")
-        commands.append(words[1:])
+        assert words[0] in ("dockerimages", "pytest"), (
+            f"{block}: '{line}' is not a dockerimages or pytest command; run it here or mark the block '# needs: ...'")
+        commands.append(words)
     return commands
 
 
+YOUR_DAEMON = "unix:///var/run/docker.sock"
+RECORDING_TEST = '''
+import pytest
+
+@pytest.mark.dockerimages_cassette
+def test_lists_images(dockerimages_client):
+    assert dockerimages_client.images.list()
+'''
+
+
+def _argv(words: list[str], upstream: str, tmp_path: Path) -> list[str]:
+    """The command to run: your daemon is the stand-in, and `tests/` a small recording test folder."""
+    words = [w.replace(YOUR_DAEMON, upstream) for w in words]
+    if words[0] == "dockerimages":
+        return [sys.executable, "-m", "pytest_dockerimages.cli", *words[1:]]
+    folder = tmp_path / "tests"
+    folder.mkdir(exist_ok=True)
+    (folder / "test_recording.py").write_text(RECORDING_TEST, encoding="utf-8")
+    return [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+            *[str(folder) if w == "tests/" else w for w in words[1:]]]
+
+
 @pytest.mark.parametrize("block", [b for b in BLOCKS if b.lang in ("sh", "bash", "console")], ids=str)
-def test_sh_block(block: Block, tmp_path: Path) -> None:
+def test_sh_block(block: Block, tmp_path: Path, upstream: str) -> None:
     _skip_for(block)
     commands = _commands(block)
     assert commands, f"{block} runs nothing"
-    for args in commands:
-        run = subprocess.run([sys.executable, "-m", "pytest_dockerimages.cli", *args], cwd=tmp_path,
-                             capture_output=True, text=True, timeout=60)
-        assert run.returncode == 0, f"{block}: dockerimages {' '.join(args)} failed:\n{run.stdout}\n{run.stderr}"
-        assert run.stdout.strip(), f"{block}: dockerimages {' '.join(args)} printed nothing"
+    for words in commands:
+        run = subprocess.run(_argv(words, upstream, tmp_path), cwd=tmp_path, capture_output=True, text=True,
+                             timeout=120)
+        assert run.returncode == 0, f"{block}: {' '.join(words)} failed:\n{run.stdout}\n{run.stderr}"
+        assert run.stdout.strip(), f"{block}: {' '.join(words)} printed nothing"
+        if words[0] == "pytest" and "--dockerimages-record-mode=once" in words:
+            assert list((tmp_path / "tests" / "cassettes").rglob("*.yaml")), f"{block}: nothing was recorded"
 
 
 def test_the_readme_has_runnable_blocks() -> None:
