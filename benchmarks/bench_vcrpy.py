@@ -3,6 +3,8 @@
 The same interaction (one `GET /v1.45/images/json`, recorded from the fake) in one cassette
 file, which both tools read (our cassettes are vcrpy's format):
 * ours: the replay server on a unix socket, an `httpx.Client(transport=HTTPTransport(uds=...))`;
+* ours in-process: `httpx.Client(transport=DockerImagesTransport(ReplayBackend(...)))`, which like
+  vcrpy never reaches a socket (for httpx code; the CLI and Go need the server);
 * vcrpy: `vcr.VCR(record_mode="none").use_cassette(file, allow_playback_repeats=True)`, which
   patches httpx so the request never reaches a socket.
 Both time `client.get(url)` inside an open cassette; opening the cassette is timed apart.
@@ -18,6 +20,7 @@ from common import Check, Result, fmt_s, inner_for, interleaved, median_time, sy
 from pytest_dockerimages.backends.replay import ReplayBackend
 from pytest_dockerimages.cassette import Cassette
 from pytest_dockerimages.defaults import default_images
+from pytest_dockerimages.httpx_transport import DockerImagesTransport
 from pytest_dockerimages.model import ImageStore
 from pytest_dockerimages.server import Server
 
@@ -35,8 +38,8 @@ def run(quick: bool) -> Result:
     logging.getLogger("vcr").setLevel(logging.WARNING)
     rounds = 3 if quick else 11
     result = Result("7. Against plain vcrpy (httpx, unix socket): time per request, same cassette file",
-                    ["listing", "ours (replay server)", "vcrpy (patched httpx)", "ours / vcrpy",
-                     "open cassette: ours", "open cassette: vcrpy"])
+                    ["listing", "ours (replay server)", "ours (in-process transport)", "vcrpy (patched httpx)",
+                     "server / vcrpy", "in-process / vcrpy", "open cassette: ours", "open cassette: vcrpy"])
     for n in ([6] if quick else [6, 1_000]):
         store = ImageStore(default_images() if n == 6 else synthetic_images(n))
         with tempfile.TemporaryDirectory(prefix="bench-vcrpy-") as tmp:
@@ -44,7 +47,8 @@ def run(quick: bool) -> Result:
             _cassette(store, 1).save(path, mode="overwrite")
             with Server(ReplayBackend(Cassette.load(path))) as server, \
                     httpx.Client(transport=httpx.HTTPTransport(uds=server.unix_path)) as ours, \
-                    httpx.Client(transport=httpx.HTTPTransport(uds=server.unix_path)) as theirs:
+                    httpx.Client(transport=httpx.HTTPTransport(uds=server.unix_path)) as theirs, \
+                    httpx.Client(transport=DockerImagesTransport(ReplayBackend(Cassette.load(path)))) as inproc:
                 got = ours.get(URL)
                 inner = inner_for(lambda: ours.get(URL), cap=300)
                 recorder = vcr.VCR(record_mode="none")
@@ -56,15 +60,19 @@ def run(quick: bool) -> Result:
                     # measured outside it, in its own block of rounds.
                     vcrpy_t = median_time(lambda: theirs.get(URL), rounds=rounds, inner=inner)
                 ours_t = median_time(lambda: ours.get(URL), rounds=rounds, inner=inner)
+                assert inproc.get(URL).content == got.content, "the in-process transport answers the same"
+                inproc_t = median_time(lambda: inproc.get(URL), rounds=rounds, inner=inner)
 
                 def open_vcrpy() -> None:
                     with recorder.use_cassette(str(path), allow_playback_repeats=True):
                         pass
                 open_times = interleaved({"ours": lambda: ReplayBackend(Cassette.load(path)),
                                           "vcrpy": open_vcrpy}, rounds=rounds)
-        ratio = ours_t / vcrpy_t
-        result.rows.append([f"{n:,} images ({len(expected.content) / 1024:,.0f} KiB)", fmt_s(ours_t), fmt_s(vcrpy_t),
-                            f"{ratio:.2f}x", fmt_s(open_times["ours"]), fmt_s(open_times["vcrpy"])])
+        ratio, inproc_ratio = ours_t / vcrpy_t, inproc_t / vcrpy_t
+        result.rows.append([f"{n:,} images ({len(expected.content) / 1024:,.0f} KiB)", fmt_s(ours_t), fmt_s(inproc_t),
+                            fmt_s(vcrpy_t), f"{ratio:.2f}x", f"{inproc_ratio:.2f}x", fmt_s(open_times["ours"]),
+                            fmt_s(open_times["vcrpy"])])
         if not quick:
-            result.checks.append(Check(f"ours / vcrpy per request, {n:,} images", ratio, 1.0))
+            result.checks.append(Check(f"in-process transport / vcrpy per request, {n:,} images", inproc_ratio, 1.0))
+            result.checks.append(Check(f"replay server (real socket) / vcrpy per request, {n:,} images", ratio, 1.0))
     return result

@@ -17,6 +17,7 @@ _EXPORTS = {
     "FakeDaemon": "fakedaemon", "LoggedRequest": "fakedaemon", "NoSuchImage": "fakedaemon",
     "delete_image": "fakedaemon",
     "default_images": "defaults",
+    "DockerImagesTransport": "httpx_transport",
     "assert_valid_images_json": "assertions", "assert_filter_semantics": "assertions",
     "assert_images_requested": "assertions", "assert_shared_size_default": "assertions",
     "assert_no_placeholders": "assertions", "assert_placeholders_for_untagged": "assertions",
