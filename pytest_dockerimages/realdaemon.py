@@ -324,6 +324,18 @@ def _unmount_below(path: Path) -> None:
         subprocess.run(["umount", "-l", target], check=False, capture_output=True)
 
 
+def _stop_owned(proc: subprocess.Popen[bytes] | None, owned_dir: Path | None, timeout: float, *,
+                unmount: bool) -> None:
+    """Stop the process we started (by PID, never by name) and remove the private dir it used."""
+    if proc is not None:
+        assert owned_dir is not None
+        _terminate(proc, owned_dir, timeout)
+    if owned_dir is not None and owned_dir.exists():
+        if unmount:
+            _unmount_below(owned_dir)
+        shutil.rmtree(owned_dir, ignore_errors=True)
+
+
 def _log_tail(path: Path, lines: int = 25) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -490,13 +502,8 @@ class RealDaemon:
 
     def stop(self) -> None:
         """SIGTERM our dockerd (SIGKILL after stop_timeout), wait for it, remove the dir. Idempotent."""
-        if self._proc is not None:
-            assert self.dir is not None
-            _terminate(self._proc, self.dir, self.stop_timeout)
-            self._proc = None
-        if self.dir is not None and self.dir.exists():
-            _unmount_below(self.dir)
-            shutil.rmtree(self.dir, ignore_errors=True)
+        _stop_owned(self._proc, self.dir, self.stop_timeout, unmount=True)
+        self._proc = None
 
     def __enter__(self) -> "RealDaemon":
         return self.start()
@@ -617,12 +624,8 @@ class RealRegistry:
 
     def stop(self) -> None:
         """Stop the registry process we started and remove its dir. Idempotent."""
-        if self._proc is not None:
-            assert self.dir is not None
-            _terminate(self._proc, self.dir, self.stop_timeout)
-            self._proc = None
-        if self.dir is not None and self.dir.exists():
-            shutil.rmtree(self.dir, ignore_errors=True)
+        _stop_owned(self._proc, self.dir, self.stop_timeout, unmount=False)
+        self._proc = None
 
     def __enter__(self) -> "RealRegistry":
         return self.start()
