@@ -73,26 +73,25 @@ class Result:
 # ----------------------------------------------------------------------------- timing
 
 
-def median_time(fn: Callable[[], Any], *, rounds: int, inner: int = 1, warmup: int = 1) -> float:
-    """Median over `rounds` of the mean seconds per call of `inner` back-to-back calls.
+def _one_round(fn: Callable[[], Any], inner: int) -> float:
+    """Mean seconds per call of `inner` back-to-back calls, with GC off (and run just before), so a
+    collection triggered by earlier garbage does not land in a random sample."""
+    gc.collect()
+    gc.disable()
+    try:
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        return (time.perf_counter() - t0) / inner
+    finally:
+        gc.enable()
 
-    GC is disabled inside a round (and run between rounds), so a collection triggered by the
-    previous round's garbage does not land in a random sample.
-    """
+
+def median_time(fn: Callable[[], Any], *, rounds: int, inner: int = 1, warmup: int = 1) -> float:
+    """Median over `rounds` of the mean seconds per call of `inner` back-to-back calls."""
     for _ in range(warmup):
         fn()
-    samples = []
-    for _ in range(rounds):
-        gc.collect()
-        gc.disable()
-        try:
-            t0 = time.perf_counter()
-            for _ in range(inner):
-                fn()
-            samples.append((time.perf_counter() - t0) / inner)
-        finally:
-            gc.enable()
-    return statistics.median(samples)
+    return statistics.median(_one_round(fn, inner) for _ in range(rounds))
 
 
 def interleaved(fns: dict[str, Callable[[], Any]], *, rounds: int, inner: int = 1) -> dict[str, float]:
@@ -102,15 +101,7 @@ def interleaved(fns: dict[str, Callable[[], Any]], *, rounds: int, inner: int = 
     samples: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(rounds):
         for name, fn in fns.items():
-            gc.collect()
-            gc.disable()
-            try:
-                t0 = time.perf_counter()
-                for _ in range(inner):
-                    fn()
-                samples[name].append((time.perf_counter() - t0) / inner)
-            finally:
-                gc.enable()
+            samples[name].append(_one_round(fn, inner))
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
