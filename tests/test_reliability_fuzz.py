@@ -335,6 +335,9 @@ def check(profile: Profile, case: Case, response: Response) -> None:
         assert not problems, f"{where}\n" + "\n".join(problems[:5])
     elif route == "/version":
         assert json.loads(response.body)["ApiVersion"] == profile.api_max
+    elif route == "/info":
+        info = json.loads(response.body)
+        assert info["ServerVersion"] == profile.engine_version and isinstance(info["Images"], int), where
     else:
         assert route == "/_ping" and response.body == b"OK", where
 
