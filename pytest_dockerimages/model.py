@@ -262,12 +262,6 @@ class Image:
             out["extra"] = dict(self.extra)
         return out
 
-    def evolve(self, **changes: Any) -> Image:
-        """A copy with some seed fields changed; the id stays unless given."""
-        data = self.to_dict()
-        data.update(changes)
-        return Image.from_dict(data)
-
     def __repr__(self) -> str:
         names = [t.familiar for t in self.tags] or [d.familiar for d in self.digests] or ["<untagged>"]
         return f"Image({self.id[7:19]} {', '.join(names)})"
@@ -307,7 +301,7 @@ class ImageStore:
         for image in by_id.values():
             kept = tuple(t for t in image.tags if tag_index[t] == image.id)
             if kept != image.tags:
-                image = _with_tags(image, kept)
+                image = _with(image, tags=kept)
             fixed.append(image)
         self.images: tuple[Image, ...] = tuple(fixed)
         self.by_id = {image.id: image for image in self.images}
@@ -370,33 +364,22 @@ class ImageStore:
         return ImageStore((i for i in self.images if i.id != image_id), self.loaded_at_ns)
 
     def untagged(self, image: Image, ref: Reference) -> ImageStore:
-        new = _with_tags(image, tuple(t for t in image.tags if t != ref))
-        new = _with_digests(new, tuple(d for d in new.digests if d != ref))
+        new = _with(image, tags=tuple(t for t in image.tags if t != ref),
+                    digests=tuple(d for d in image.digests if d != ref))
         return ImageStore((new if i.id == image.id else i for i in self.images), self.loaded_at_ns)
 
     def tagged(self, image: Image, ref: Reference) -> ImageStore:
         images = [i for i in self.images if i.id != image.id]
-        images.append(_with_tags(image, (*image.tags, ref)))  # last claim wins: the tag moves here
+        images.append(_with(image, tags=(*image.tags, ref)))  # last claim wins: the tag moves here
         return ImageStore(images, self.loaded_at_ns)
 
 
-def _with_tags(image: Image, tags: tuple[Reference, ...]) -> Image:
-    clone = replace_image(image)
-    object.__setattr__(clone, "tags", tags)
-    return clone
-
-
-def _with_digests(image: Image, digests: tuple[Reference, ...]) -> Image:
-    clone = replace_image(image)
-    object.__setattr__(clone, "digests", digests)
-    return clone
-
-
-def replace_image(image: Image) -> Image:
-    """A shallow copy (Image has a custom __init__, so dataclasses.replace does not apply)."""
+def _with(image: Image, **fields: tuple[Reference, ...]) -> Image:
+    """A copy with other references (Image has a custom __init__, so dataclasses.replace does not
+    apply, and the id must stay the image's own)."""
     clone = object.__new__(Image)
     for name in Image.__dataclass_fields__:
-        object.__setattr__(clone, name, getattr(image, name))
+        object.__setattr__(clone, name, fields.get(name, getattr(image, name)))
     return clone
 
 

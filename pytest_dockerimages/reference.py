@@ -157,11 +157,6 @@ def parse_any(text: str, *, lowercase_message_names_repo: bool = True) -> Refere
     return parse_normalized(text, lowercase_message_names_repo=lowercase_message_names_repo)
 
 
-def familiar(text: str) -> str:
-    """Familiar form of a stored reference string (tags and digests as given in seeds)."""
-    return parse_normalized(text).familiar
-
-
 # --- Go path.Match ---------------------------------------------------------------------
 
 class PatternError(ValueError):
