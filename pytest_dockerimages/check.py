@@ -95,10 +95,8 @@ def _normalise_listing(items: list[Any], profile: Profile) -> list[Any]:
     out = []
     for item in items:
         item = dict(item)
-        if profile.is_containerd and isinstance(item.get("SharedSize"), int) and item["SharedSize"] > 0:
+        if profile.is_containerd and isinstance(item.get("SharedSize"), int) and item["SharedSize"] >= 0:
             item["SharedSize"] = "computed"  # snapshot usage on the containerd store is not exposed
-        if profile.is_containerd and item.get("SharedSize") == 0:
-            item["SharedSize"] = "computed"
         out.append(item)
     return sorted(out, key=lambda i: (-i.get("Created", 0), str(i.get("Id"))))
 
@@ -347,7 +345,7 @@ def run_check(docker_host: str, *, random_count: int = 0, random_seed: int = 0, 
     def sender(host: str) -> Send:
         def send(probe: Probe) -> Answer:
             status, headers, body = request(host, probe.method, probe.target, timeout=60)
-            named = {k.title() if k.lower() != "api-version" else "Api-Version": v for k, v in headers}
+            named = {k.title(): v for k, v in headers}  # "api-version" -> "Api-Version", as Go writes it
             return Answer(status, named, body)
         return send
 
