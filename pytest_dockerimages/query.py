@@ -115,6 +115,11 @@ def canonical_filters(args: FilterArgs) -> dict[str, list[str]]:
     return {key: sorted(values) for key, values in sorted(args.items())}
 
 
+def filters_key(args: FilterArgs) -> tuple[tuple[str, tuple[tuple[str, bool], ...]], ...]:
+    """A hashable form of the filters, the same whatever order or JSON form the client used."""
+    return tuple(sorted((key, tuple(sorted(values.items()))) for key, values in args.items()))
+
+
 @dataclass(frozen=True)
 class ListQuery:
     """What GET /images/json asked for, after the daemon's own parsing."""

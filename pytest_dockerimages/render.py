@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Hashable, Iterable, Mapping
 
 from .filters import Entry, listing_rank, select
 from .model import Image, ImageStore, Manifest
 from .profiles import Profile, at_least, below
-from .query import ListQuery
+from .query import ListQuery, filters_key
 from .timestamps import unix_seconds
 
 NONE_TAG = "<none>:<none>"
@@ -218,18 +218,47 @@ def summaries_body(entries: list[Entry], store: ImageStore, profile: Profile, ap
 
 
 def listing_body(store: ImageStore, profile: Profile, api_version: str, query: ListQuery, now_ns: int) -> bytes:
-    """The GET /images/json body: `select`, then `summaries_body`.
+    """The GET /images/json body: `select`, then `summaries_body`, memoised per store.
 
-    Without filters the answer depends on nothing but the store, the profile, the rendering plan
-    and `all` (no clock, no arguments), so the whole body is memoised on the store: repeating
-    the plain listing, what clients and tests do most, costs a dict lookup. Filtered listings
-    are selected anew each time (from per-store caches) and reuse the encoded summaries.
+    Why: an answer depends on nothing but the store, the profile, the rendering plan, `all` and
+    the filters, except `until`, whose durations ("10m") count back from the clock. The store never
+    changes, so repeating a listing (what clients, poll loops and tests do most) costs a dict lookup.
+    The plain listing is kept for the store's life; filtered ones in a bounded memo
+    (`FILTERED_BODIES_KEPT` bodies, `FILTERED_BYTES_KEPT` bytes in all, oldest out first).
     """
-    if query.filters:
-        return summaries_body(select(store, query, profile, now_ns), store, profile, api_version, query)
-    key = ("plain_listing_body", profile, _Plan.of(profile, api_version, query), query.all)
-    return store.derived(
-        key, lambda s: summaries_body(select(s, query, profile, now_ns), s, profile, api_version, query))
+    plan = _Plan.of(profile, api_version, query)
+
+    def build(s: ImageStore) -> bytes:
+        return summaries_body(select(s, query, profile, now_ns), s, profile, api_version, query)
+
+    if not query.filters:
+        return store.derived(("plain_listing_body", profile, plan, query.all), build)
+    if "until" in query.filters:
+        return build(store)
+    memo: dict[Hashable, bytes] = store.derived("filtered_listing_bodies", lambda _: {})
+    key = (profile, plan, query.all, filters_key(query.filters))
+    body = memo.get(key)
+    if body is None:
+        body = build(store)
+        _keep(memo, key, body)
+    return body
+
+
+FILTERED_BODIES_KEPT = 32
+FILTERED_BYTES_KEPT = 128 << 20
+
+
+def _keep(memo: dict[Hashable, bytes], key: Hashable, body: bytes) -> None:
+    """Insert, then drop the oldest bodies past the bounds. Threads may race here; losing a body
+    only costs building it again, so a failed pop is ignored."""
+    if len(body) > FILTERED_BYTES_KEPT:
+        return
+    memo[key] = body
+    try:
+        while len(memo) > FILTERED_BODIES_KEPT or sum(map(len, list(memo.values()))) > FILTERED_BYTES_KEPT:
+            memo.pop(next(iter(memo)), None)
+    except (StopIteration, RuntimeError):
+        pass
 
 
 def _virtual_size_rule(profile: Profile, api_version: str) -> str:
