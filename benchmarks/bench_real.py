@@ -121,8 +121,8 @@ def run(quick: bool) -> Result:
                 fake_status, fake_body = fake_client.get(path)
                 assert real_status == fake_status == 200, (name, real_status, fake_status, real_body[:200])
                 listed = len(json.loads(fake_body))
-                inner = inner_for(lambda: real_client.get(path), budget=0.1, cap=100)
-                times = interleaved({"real": lambda: real_client.get(path), "fake": lambda: fake_client.get(path)},
+                inner = inner_for(lambda: real_client.fetch(path), budget=0.1, cap=100)
+                times = interleaved({"real": lambda: real_client.fetch(path), "fake": lambda: fake_client.fetch(path)},
                                     rounds=rounds, inner=inner)
                 ratio = times["fake"] / times["real"]
                 worst = max(worst, ratio)

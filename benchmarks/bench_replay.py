@@ -96,8 +96,8 @@ def run(quick: bool) -> Result:
                 KeepAliveClient(fake.docker_host) as to_fake, KeepAliveClient(replay.docker_host) as to_replay:
             fake_body, replay_body = to_fake.get(path_)[1], to_replay.get(path_)[1]
             assert fake_body == replay_body, "replay must answer the recorded body"
-            inner = inner_for(lambda: to_fake.get(path_), cap=500)
-            times = interleaved({"fake": lambda: to_fake.get(path_), "replay": lambda: to_replay.get(path_)},
+            inner = inner_for(lambda: to_fake.fetch(path_), cap=500)
+            times = interleaved({"fake": lambda: to_fake.fetch(path_), "replay": lambda: to_replay.fetch(path_)},
                                 rounds=rounds * 2, inner=inner)
         ratio = times["replay"] / times["fake"]
         result.rows.append(["replay latency (keep-alive, unix socket)", f"listing of {n:,} images",

@@ -94,6 +94,15 @@ def median_time(fn: Callable[[], Any], *, rounds: int, inner: int = 1, warmup: i
     return statistics.median(_one_round(fn, inner) for _ in range(rounds))
 
 
+def median_setup_time(setup: Callable[[], Any], fn: Callable[[], Any], *, rounds: int) -> float:
+    """Median over `rounds` of one call of `fn`, each after its own `setup` (not timed), with GC off."""
+    samples = []
+    for _ in range(rounds + 1):  # the first is a warm-up
+        setup()
+        samples.append(_one_round(fn, 1))
+    return statistics.median(samples[1:])
+
+
 def interleaved(fns: dict[str, Callable[[], Any]], *, rounds: int, inner: int = 1) -> dict[str, float]:
     """Medians of several alternatives measured round-robin, so a noisy phase hits all of them."""
     for fn in fns.values():
@@ -177,21 +186,100 @@ def machine() -> dict[str, str]:
 
 
 class KeepAliveClient:
-    """One keep-alive `http.client` connection (unix socket or loopback TCP), as the benchmarks'
-    only client: `get(path)` returns the status and the whole (de-chunked) body."""
+    """One keep-alive HTTP/1.1 connection (unix socket or loopback TCP), the benchmarks' only client.
+
+    Why not `http.client`: it reads every response into fresh buffers (a list of chunks, then their
+    join). Past glibc's mmap threshold (at most 32 MB) each of those is new memory, page faults
+    included, so for the 27-47 MB listings of 100,000 images the client's allocator, not the
+    server, set the time. This client does the least any client must: it receives the response
+    into one buffer it keeps between requests and checks the framing (Content-Length or chunked).
+    `fetch` stops there and returns the body's size; `get` also copies the body out.
+    """
 
     def __init__(self, docker_host: str, timeout: float = 120.0) -> None:
-        from pytest_dockerimages.unixhttp import connection_for
+        import socket
 
-        self.conn = connection_for(docker_host, timeout=timeout)
+        from pytest_dockerimages.unixhttp import parse_docker_host
+
+        target = parse_docker_host(docker_host)
+        if target.unix_path is not None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            address: Any = target.unix_path
+        else:
+            self.sock = socket.socket(socket.AF_INET6 if ":" in (target.host or "") else socket.AF_INET)
+            address = (target.host, target.port)
+        self.sock.settimeout(timeout)
+        self.sock.connect(address)
+        self.buffer = bytearray(1 << 16)
+        self.start = self.end = 0  # buffer[start:end] is received and not yet consumed
+
+    def _receive(self) -> None:
+        """Receive more bytes after `end`, growing the buffer (it is kept) when it is full."""
+        if self.end == len(self.buffer):
+            self.buffer.extend(bytes(len(self.buffer)))
+        with memoryview(self.buffer) as view:
+            got = self.sock.recv_into(view[self.end:])
+        if not got:
+            raise ConnectionError("the server closed the connection in the middle of a response")
+        self.end += got
+
+    def _until(self, marker: bytes, start: int) -> int:
+        """Index of `marker` at or after `start`, receiving until it arrives."""
+        while True:
+            found = self.buffer.find(marker, start, self.end)
+            if found >= 0:
+                return found
+            start = max(start, self.end - len(marker) + 1)
+            self._receive()
+
+    def _need(self, stop: int) -> None:
+        while self.end < stop:
+            self._receive()
+
+    def _response(self, path: str) -> tuple[int, list[tuple[int, int]]]:
+        """Send GET `path`, receive the whole response; the status and the body's (start, stop) spans."""
+        if self.start:  # move unconsumed bytes (normally none) to the front, so the buffer is reused
+            self.buffer[:self.end - self.start] = self.buffer[self.start:self.end]
+            self.start, self.end = 0, self.end - self.start
+        self.sock.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+        head_end = self._until(b"\r\n\r\n", self.start)
+        head = bytes(self.buffer[self.start:head_end]).decode("latin-1").split("\r\n")
+        status = int(head[0].split(" ", 2)[1])
+        headers = {name.strip().lower(): value.strip()
+                   for name, _, value in (line.partition(":") for line in head[1:])}
+        position = head_end + 4
+        spans: list[tuple[int, int]] = []
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            while True:
+                line_end = self._until(b"\r\n", position)
+                size = int(bytes(self.buffer[position:line_end]).split(b";")[0], 16)
+                position = line_end + 2
+                if size == 0:
+                    position = self._until(b"\r\n", position) + 2  # no trailers: the empty line
+                    break
+                self._need(position + size + 2)
+                spans.append((position, position + size))
+                position += size + 2
+        else:
+            length = int(headers.get("content-length", "0"))
+            self._need(position + length)
+            spans.append((position, position + length))
+            position += length
+        self.start = position
+        return status, spans
+
+    def fetch(self, path: str) -> tuple[int, int]:
+        """GET `path`: the status and the body's size (the body stays in the client's buffer)."""
+        status, spans = self._response(path)
+        return status, sum(stop - start for start, stop in spans)
 
     def get(self, path: str) -> tuple[int, bytes]:
-        self.conn.request("GET", path)
-        response = self.conn.getresponse()
-        return response.status, response.read()
+        """GET `path`: the status and the whole (de-chunked) body."""
+        status, spans = self._response(path)
+        return status, b"".join(bytes(self.buffer[start:stop]) for start, stop in spans)
 
     def close(self) -> None:
-        self.conn.close()
+        self.sock.close()
 
     def __enter__(self) -> KeepAliveClient:
         return self

@@ -17,7 +17,7 @@ from .timestamps import TimestampError, parse_until, unix_seconds
 Args = Mapping[str, Mapping[str, bool]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One listed image with the references the daemon shows for it (before rendering)."""
 
@@ -201,7 +201,7 @@ def reference_matches(patterns: list[str], ref: Reference, profile: Profile) -> 
 # --- selection -----------------------------------------------------------------------------
 
 def select(store: ImageStore, query: ListQuery, profile: Profile, now_ns: int) -> list[Entry]:
-    """The images GET /images/json lists, with their RepoTags/RepoDigests, unsorted."""
+    """The images GET /images/json lists, with their RepoTags/RepoDigests, in listing order (newest first)."""
     validate_keys(query.filters, profile)
     choose = _select_containerd if profile.is_containerd else _select_graphdriver
     if not query.filters:
@@ -222,23 +222,16 @@ def listing_order(store: ImageStore) -> tuple[Image, ...]:
         sorted(s.images, key=lambda i: (-unix_seconds(i.created_ns or 0), i.id))))
 
 
-def listing_rank(store: ImageStore) -> dict[str, int]:
-    """Image id -> position in `listing_order`: a cheap sort key for any subset; cached."""
-    return store.derived("listing_rank", lambda s: {image.id: n for n, image in enumerate(listing_order(s))})
-
-
 _RefRow = tuple[Reference, str, bool]  # (reference, its familiar text, whether it is a digest)
 
 
-def _graphdriver_refs(store: ImageStore) -> dict[str, tuple[tuple[_RefRow, ...], Entry]]:
-    """Per image id: its references in the reference store's order, and its entry when no
-    reference filter applies. Cached per store, so a listing does not sort and format every
-    image's references again on each request."""
-    out = {}
-    for image in store.images:
-        rows = tuple((ref, ref.familiar, bool(ref.digest)) for ref in _sorted_refs(image))
-        out[image.id] = (rows, Entry(image, tuple(f for _, f, d in rows if not d), tuple(f for _, f, d in rows if d)))
-    return out
+def _graphdriver_refs(image: Image) -> tuple[tuple[_RefRow, ...], Entry]:
+    """An image's references in the reference store's order, and its entry when no reference
+    filter applies. Kept per store and built when `select` first reaches the image, so a listing
+    neither sorts and formats every image's references again on each request, nor on its first
+    request walks all images an extra time for it."""
+    rows = tuple((ref, ref.familiar, bool(ref.digest)) for ref in _sorted_refs(image))
+    return rows, Entry(image, tuple(f for _, f, d in rows if not d), tuple(f for _, f, d in rows if d))
 
 
 def _select_graphdriver(store: ImageStore, query: ListQuery, profile: Profile, now_ns: int) -> list[Entry]:
@@ -253,7 +246,7 @@ def _select_graphdriver(store: ImageStore, query: ListQuery, profile: Profile, n
     label_values = _values(args, "label")
     patterns = _values(args, "reference")
     has_reference = "reference" in args
-    refs_by_id = store.derived("graphdriver_refs", _graphdriver_refs)
+    refs_by_id: dict[str, tuple[tuple[_RefRow, ...], Entry]] = store.derived("graphdriver_refs", lambda _: {})
     out = []
     # Listing order, so the summaries' sort finds the entries already in order.
     for image in listing_order(store):
@@ -266,7 +259,10 @@ def _select_graphdriver(store: ImageStore, query: ListQuery, profile: Profile, n
             continue
         if has_label and not match_kv_list(label_values, image.labels):
             continue
-        rows, entry = refs_by_id[image.id]
+        found = refs_by_id.get(image.id)
+        if found is None:
+            found = refs_by_id[image.id] = _graphdriver_refs(image)
+        rows, entry = found
         tags_t, digests_t = entry.repo_tags, entry.repo_digests
         if has_reference:
             tags: list[str] = []
@@ -294,7 +290,7 @@ def _select_graphdriver(store: ImageStore, query: ListQuery, profile: Profile, n
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Record:
     """A containerd image record: one per name (tag, pulled digest, or moby-dangling@id).
 
@@ -313,17 +309,14 @@ def _record(name: str, ref: Reference, image: Image, dangling: bool) -> _Record:
     return _Record(name, ref, image, dangling, ref.familiar, f"{ref.familiar_name}@{image.id}")
 
 
-def _build_records(store: ImageStore, dangling_name: str | None) -> tuple[_Record, ...]:
-    records = []
-    for image in store.images:
-        names: list[Reference] = list(image.tags) or list(image.digests)
-        for ref in names:
-            records.append(_record(str(ref), ref, image, False))
-        if not names:
-            dangling = parse_normalized(f"{dangling_name}@{image.id}")
-            records.append(_record(f"{dangling_name}@{image.id}", dangling, image, True))
-    records.sort(key=lambda r: r.name)
-    return tuple(records)
+def image_records(image: Image, dangling_name: str | None) -> tuple[_Record, ...]:
+    """One image's containerd records in name order, the order containerd's metadata store lists
+    all records in (names are unique, so sorting an image's own records gives the same order)."""
+    names = image.tags or image.digests
+    if names:
+        return tuple(sorted((_record(str(ref), ref, image, False) for ref in names), key=lambda r: r.name))
+    dangling = parse_normalized(f"{dangling_name}@{image.id}")
+    return (_record(f"{dangling_name}@{image.id}", dangling, image, True),)
 
 
 def _entry_of(image: Image, records: Sequence[_Record]) -> Entry:
@@ -342,17 +335,11 @@ def _record_groups(store: ImageStore,
     Same result as walking all records in name order and keeping, per image, the names that pass
     and the last passing record (what the daemon does), but each image's entry comes out once, in
     the order the summaries are sorted in, and the unfiltered listing needs no work at all."""
-    grouped: dict[str, list[_Record]] = {}
-    for record in store.derived(("containerd_records", dangling_name), lambda s: _build_records(s, dangling_name)):
-        grouped.setdefault(record.image.id, []).append(record)
-    return tuple((image, tuple(grouped[image.id]), _entry_of(image, grouped[image.id]))
-                 for image in listing_order(store))
-
-
-def containerd_records(store: ImageStore, profile: Profile) -> list[_Record]:
-    """Records sorted by name, as containerd's metadata store returns them (built once per store)."""
-    name = profile.dangling_record_name
-    return list(store.derived(("containerd_records", name), lambda s: _build_records(s, name)))
+    groups = []
+    for image in listing_order(store):
+        records = image_records(image, dangling_name)
+        groups.append((image, records, _entry_of(image, records)))
+    return tuple(groups)
 
 
 def _created_before(cut: int) -> Callable[[_Record], bool]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .filters import containerd_records
+from .filters import image_records
 from .model import Image, ImageStore
 from .profiles import Profile, at_least, below
 from .render import descriptor, labels_value
@@ -18,7 +18,7 @@ def _refs(image: Image, store: ImageStore, profile: Profile) -> tuple[list[str],
     if not profile.is_containerd:
         refs = sorted((*image.tags, *image.digests), key=str)
         return [r.familiar for r in refs if not r.digest], [r.familiar for r in refs if r.digest]
-    records = [r for r in containerd_records(store, profile) if r.image.id == image.id and not r.dangling]
+    records = [r for r in image_records(image, profile.dangling_record_name) if not r.dangling]
     tags = [r.ref.familiar for r in records]
     digests = sorted({f"{r.ref.familiar_name}@{image.id}" for r in records})
     return tags, digests

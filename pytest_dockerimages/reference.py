@@ -34,7 +34,7 @@ class ReferenceError(ValueError):
     """A reference the daemon refuses; str() is the daemon's message."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reference:
     """A normalised reference: `domain/path`, optional tag and digest."""
 
