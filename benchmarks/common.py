@@ -103,7 +103,7 @@ def median_setup_time(setup: Callable[[], Any], fn: Callable[[], Any], *, rounds
     return statistics.median(samples[1:])
 
 
-def interleaved(fns: dict[str, Callable[[], Any]], *, rounds: int, inner: int = 1) -> dict[str, float]:
+def interleaved(fns: dict[Any, Callable[[], Any]], *, rounds: int, inner: int = 1) -> dict[Any, float]:
     """Medians of several alternatives measured round-robin, so a noisy phase hits all of them."""
     for fn in fns.values():
         fn()

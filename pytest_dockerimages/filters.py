@@ -315,7 +315,8 @@ def image_records(image: Image, dangling_name: str | None) -> tuple[_Record, ...
     names = image.tags or image.digests
     if names:
         return tuple(sorted((_record(str(ref), ref, image, False) for ref in names), key=lambda r: r.name))
-    dangling = parse_normalized(f"{dangling_name}@{image.id}")
+    repository = parse_normalized(str(dangling_name))  # one name per profile: always in parse's cache
+    dangling = Reference(repository.domain, repository.path, None, image.id)
     return (_record(f"{dangling_name}@{image.id}", dangling, image, True),)
 
 
