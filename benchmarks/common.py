@@ -73,7 +73,7 @@ class Result:
 # ----------------------------------------------------------------------------- timing
 
 
-def _one_round(fn: Callable[[], Any], inner: int) -> float:
+def one_round(fn: Callable[[], Any], inner: int) -> float:
     """Mean seconds per call of `inner` back-to-back calls, with GC off (and run just before), so a
     collection triggered by earlier garbage does not land in a random sample."""
     gc.collect()
@@ -91,7 +91,7 @@ def median_time(fn: Callable[[], Any], *, rounds: int, inner: int = 1, warmup: i
     """Median over `rounds` of the mean seconds per call of `inner` back-to-back calls."""
     for _ in range(warmup):
         fn()
-    return statistics.median(_one_round(fn, inner) for _ in range(rounds))
+    return statistics.median(one_round(fn, inner) for _ in range(rounds))
 
 
 def median_setup_time(setup: Callable[[], Any], fn: Callable[[], Any], *, rounds: int) -> float:
@@ -99,7 +99,7 @@ def median_setup_time(setup: Callable[[], Any], fn: Callable[[], Any], *, rounds
     samples = []
     for _ in range(rounds + 1):  # the first is a warm-up
         setup()
-        samples.append(_one_round(fn, 1))
+        samples.append(one_round(fn, 1))
     return statistics.median(samples[1:])
 
 
@@ -110,7 +110,7 @@ def interleaved(fns: dict[Any, Callable[[], Any]], *, rounds: int, inner: int = 
     samples: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(rounds):
         for name, fn in fns.items():
-            samples[name].append(_one_round(fn, inner))
+            samples[name].append(one_round(fn, inner))
     return {name: statistics.median(values) for name, values in samples.items()}
 
 

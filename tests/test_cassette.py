@@ -157,6 +157,21 @@ def test_same_key_plays_in_order_then_repeats_last() -> None:
     assert bodies == [b"[1]", b"[2]", b"[2]"]
 
 
+def test_repeated_requests_get_fresh_responses_with_the_recorded_headers() -> None:
+    """Keys and filtered headers are kept between requests; the responses handed out are not shared."""
+    recorded = Interaction("GET", "/v1.45/images/json", (), b"", 200, "OK",
+                           (("Content-Type", "application/json"), ("Content-Length", "3"), ("Date", "x")), b"[]\n")
+    ping = Interaction("HEAD", "/_ping", (), b"", 200, "OK", (("Content-Length", "0"), ("Date", "x")), b"")
+    backend = ReplayBackend(Cassette(None, [recorded, ping], {"profile": "docker-26.1"}))
+    first = backend.handle(Request("GET", "/v1.45/images/json"))
+    assert first.headers == [("Content-Type", "application/json")]  # framing and Date are the server's
+    first.headers.append(("X-Changed", "by the caller"))
+    again = backend.handle(Request("GET", "/v1.45/images/json"))
+    assert again.headers == [("Content-Type", "application/json")] and again is not first
+    for _ in range(2):  # a HEAD answer keeps its Content-Length
+        assert backend.handle(Request("HEAD", "/_ping")).headers == [("Content-Length", "0")]
+
+
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_shipped_cassettes_replay_every_interaction(path: Path) -> None:
     cassette = load(path)

@@ -33,6 +33,9 @@ _NONE_DIGEST = "<none>@<none>"
 _DROPPED = HOP_BY_HOP | {"date"}  # the server writes framing and a fresh Date
 
 
+_KEPT_KEYS = 4096  # distinct requests whose canonical key is kept
+_KEPT_BODY_BYTES = 1024  # requests with longer bodies are keyed anew each time
+
 Matcher = Callable[[Request, "list[Interaction]"], "Interaction | None"]
 
 
@@ -56,6 +59,10 @@ class ReplayBackend:
         self.misses: list[Miss] = []
         self.fallback_hits: list[Miss] = []
         self.played: list[Interaction] = []  # every answered interaction, in order
+        # Requests repeat (tests poll the same listing): their keys and the recorded responses'
+        # headers are kept, bounded, instead of being parsed and filtered again each time.
+        self._keys: dict[tuple[str, str, bytes], Key] = {}
+        self._headers: dict[tuple[int, bool], tuple[Interaction, tuple[tuple[str, str], ...]]] = {}
         self.record_command = record_command
         self.fake = _fallback_backend(cassette) if fallback else None
         #: Asked when the canonical lookup misses: ``matcher(request, interactions)`` returns one of
@@ -70,7 +77,15 @@ class ReplayBackend:
 
     # -- lookups
     def key_of(self, request: Request) -> Key:
-        return self.cassette.key_of(request.method, request.target, request.body)
+        if len(request.body) > _KEPT_BODY_BYTES:
+            return self.cassette.key_of(request.method, request.target, request.body)
+        seen = (request.method, request.target, request.body)
+        key = self._keys.get(seen)
+        if key is None:
+            key = self.cassette.key_of(request.method, request.target, request.body)
+            if len(self._keys) < _KEPT_KEYS:
+                self._keys[seen] = key
+        return key
 
     def lookup(self, request: Request) -> Interaction | None:
         key = self.key_of(request)
@@ -101,13 +116,21 @@ class ReplayBackend:
     def playback(self, request: Request) -> Response | None:
         """The recorded answer, or None (used by the recorder in record mode new_episodes)."""
         interaction = self.lookup(request)
-        return None if interaction is None else response_of(interaction, request.method)
+        return None if interaction is None else self._response(interaction, request.method)
+
+    def _response(self, interaction: Interaction, method: str) -> Response:
+        """The recorded response, its headers filtered once per interaction and method kind."""
+        slot = (id(interaction), method == "HEAD")
+        kept = self._headers.get(slot)
+        if kept is None or kept[0] is not interaction:
+            kept = self._headers[slot] = (interaction, tuple(response_headers(interaction, method)))
+        return Response(interaction.status, list(kept[1]), interaction.body, chunked=interaction.chunked)
 
     # -- the Backend protocol
     def handle(self, request: Request) -> Response:
         interaction = self.lookup(request)
         if interaction is not None:
-            return response_of(interaction, request.method)
+            return self._response(interaction, request.method)
         miss = Miss(request.method, request.target, self.key_of(request))
         if self.fake is not None:
             self.fallback_hits.append(miss)
@@ -145,11 +168,10 @@ class ReplayBackend:
                 "(with DOCKER_HOST or --dockerimages-docker-host pointing at a real daemon)")
 
 
-def response_of(interaction: Interaction, method: str) -> Response:
-    """The recorded response as the server should write it (framing and Date recomputed)."""
-    headers = [(k, v) for k, v in interaction.response_headers
-               if k.lower() not in _DROPPED and (method == "HEAD" or k.lower() != "content-length")]
-    return Response(interaction.status, headers, interaction.body, chunked=interaction.chunked)
+def response_headers(interaction: Interaction, method: str) -> list[tuple[str, str]]:
+    """The recorded headers the server should write (it writes framing and a fresh Date itself)."""
+    return [(k, v) for k, v in interaction.response_headers
+            if k.lower() not in _DROPPED and (method == "HEAD" or k.lower() != "content-length")]
 
 
 # --------------------------------------------------------------------------- fallback fake
