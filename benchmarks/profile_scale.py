@@ -1,6 +1,7 @@
 """Where a cold listing's time goes, and how each part grows with the image count.
 
     python benchmarks/profile_scale.py [--profile docker-26.1] [--sizes 10000 100000] [--top 15]
+                                       [--query 'filters={"label":["tier=app"]}']
 
 Profiles the first `GET /images/json` on a new store (in-process `respond`, no socket) at two
 sizes, and prints the functions whose time grows most beyond linear: their own time at each
@@ -16,6 +17,7 @@ import gc
 import pstats
 import statistics
 import time
+from urllib.parse import quote
 
 from common import synthetic_images
 
@@ -27,10 +29,10 @@ from pytest_dockerimages.wire import Request
 FunctionKey = tuple[str, int, str]
 
 
-def _profile_once(images: list[Image], profile_name: str) -> tuple[float, dict[FunctionKey, float]]:
+def _profile_once(images: list[Image], profile_name: str, query: str) -> tuple[float, dict[FunctionKey, float]]:
     """Wall time of one cold listing (unprofiled), and own time per function (profiled, another store)."""
     profile = get_profile(profile_name)
-    request = Request("GET", f"/v{profile.api_max}/images/json")
+    request = Request("GET", f"/v{profile.api_max}/images/json" + (f"?{quote(query, safe='=&')}" if query else ""))
     gc.collect()
     gc.disable()
     try:
@@ -53,6 +55,7 @@ def main() -> None:
     parser.add_argument("--profile", default="docker-26.1")
     parser.add_argument("--sizes", nargs=2, type=int, default=[10_000, 100_000], metavar="N")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--query", default="", help="the listing's query string, unescaped")
     parser.add_argument("--top", type=int, default=15)
     args = parser.parse_args()
     small, large = args.sizes
@@ -60,7 +63,7 @@ def main() -> None:
     walls: dict[int, float] = {}
     own: dict[int, dict[FunctionKey, float]] = {}
     for n in (small, large):
-        samples = [_profile_once(images[:n], args.profile) for _ in range(args.rounds)]
+        samples = [_profile_once(images[:n], args.profile, args.query) for _ in range(args.rounds)]
         walls[n] = statistics.median(wall for wall, _ in samples)
         keys = {key for _, times in samples for key in times}
         own[n] = {key: statistics.median(times.get(key, 0.0) for _, times in samples) for key in keys}
