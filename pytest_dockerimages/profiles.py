@@ -6,6 +6,7 @@ query/filters/render read the fields and never test a release name.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 Store = Literal["graphdriver", "containerd"]
@@ -23,8 +24,10 @@ def _atoi(piece: str) -> int:
     return _INT64_MAX if len(digits) > 19 else min(int(digits or "0"), _INT64_MAX)
 
 
+@lru_cache(maxsize=1024)
 def version_tuple(version: str) -> tuple[int, ...]:
-    """Compare API versions numerically per component (`1.041` == `1.41`), as the daemon does."""
+    """Compare API versions numerically per component (`1.041` == `1.41`), as the daemon does.
+    Cached: every request compares its version with a dozen profile fields."""
     parts = []
     for piece in version.split("."):
         parts.append(_atoi(piece))

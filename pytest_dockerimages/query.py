@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Mapping
 from urllib.parse import unquote_to_bytes
 
@@ -84,9 +85,21 @@ FilterArgs = Mapping[str, Mapping[str, bool]]
 
 
 def filters_from_json(text: str, profile: Profile) -> dict[str, dict[str, bool]]:
-    """filters.FromJSON: map-of-bool form first, then the legacy slice form; "" / null / {} = none."""
+    """filters.FromJSON: map-of-bool form first, then the legacy slice form; "" / null / {} = none.
+
+    A fresh dict each call (callers add to it); the parse itself is cached, as clients repeat
+    the same filters and Go's syntax check runs in Python."""
     if text == "":
         return {}
+    parse = _parsed_filters if len(text) <= _CACHED_FILTERS_TEXT else _parsed_filters.__wrapped__
+    return {key: dict(values) for key, values in parse(text, profile).items()}
+
+
+_CACHED_FILTERS_TEXT = 4096  # longer filters are parsed anew each time, not kept
+
+
+@lru_cache(maxsize=256)
+def _parsed_filters(text: str, profile: Profile) -> dict[str, dict[str, bool]]:
     try:
         depth = check_syntax(text)
         # Both forms are decided within 3 levels, and by the kind of a number, never its value: deeper

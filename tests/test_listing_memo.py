@@ -86,3 +86,16 @@ def test_the_memo_keeps_a_bounded_number_of_bytes(monkeypatch: pytest.MonkeyPatc
     memo = _memo(store)
     assert list(memo.values()) == [small]  # too big to keep; the kept one stays
     assert _body(store, "docker-26.1", q({"label": ["a"]})) == big
+
+
+def test_the_filters_parse_cache_hands_out_fresh_dicts() -> None:
+    """A caller adding to the parsed filters (the legacy `filter` parameter does) changes no later parse."""
+    from pytest_dockerimages.query import filters_from_json
+
+    profile = get_profile("docker-20.10")
+    first = filters_from_json('{"label":["a"]}', profile)
+    first["label"]["b"] = True
+    first.setdefault("reference", {})["x"] = True
+    assert filters_from_json('{"label":["a"]}', profile) == {"label": {"a": True}}
+    long_text = '{"label":["' + "k" * 5000 + '"]}'  # past the cached length: parsed anew, same answer
+    assert filters_from_json(long_text, profile) == {"label": {"k" * 5000: True}}
