@@ -59,7 +59,7 @@ def run(quick: bool) -> Result:
             big = n >= 10_000
             rounds = 3 if quick else (7 if n >= 100_000 else 11)
             # A cold request is one call per round, so small sizes get more rounds to steady the median.
-            cold_rounds = 3 if quick or n >= 100_000 else (7 if big else 21)
+            cold_rounds = 3 if quick else (5 if n >= 100_000 else (7 if big else 21))
             with FakeDaemon(images=images, profile=profile_name) as daemon, \
                     KeepAliveClient(daemon.docker_host) as client:
                 status, body = client.get(plain)

@@ -24,6 +24,7 @@ class Entry:
     image: Image
     repo_tags: tuple[str, ...]
     repo_digests: tuple[str, ...]
+    position: int  # the image's index in its store's `listing_order`: per-image caches are lists
 
 
 def _values(args: Args, key: str) -> list[str]:
@@ -225,13 +226,13 @@ def listing_order(store: ImageStore) -> tuple[Image, ...]:
 _RefRow = tuple[Reference, str, bool]  # (reference, its familiar text, whether it is a digest)
 
 
-def _graphdriver_refs(image: Image) -> tuple[tuple[_RefRow, ...], Entry]:
+def _graphdriver_refs(image: Image, position: int) -> tuple[tuple[_RefRow, ...], Entry]:
     """An image's references in the reference store's order, and its entry when no reference
     filter applies. Kept per store and built when `select` first reaches the image, so a listing
     neither sorts and formats every image's references again on each request, nor on its first
     request walks all images an extra time for it."""
     rows = tuple((ref, ref.familiar, bool(ref.digest)) for ref in _sorted_refs(image))
-    return rows, Entry(image, tuple(f for _, f, d in rows if not d), tuple(f for _, f, d in rows if d))
+    return rows, Entry(image, tuple(f for _, f, d in rows if not d), tuple(f for _, f, d in rows if d), position)
 
 
 def _select_graphdriver(store: ImageStore, query: ListQuery, profile: Profile, now_ns: int) -> list[Entry]:
@@ -246,10 +247,11 @@ def _select_graphdriver(store: ImageStore, query: ListQuery, profile: Profile, n
     label_values = _values(args, "label")
     patterns = _values(args, "reference")
     has_reference = "reference" in args
-    refs_by_id: dict[str, tuple[tuple[_RefRow, ...], Entry]] = store.derived("graphdriver_refs", lambda _: {})
+    refs: list[tuple[tuple[_RefRow, ...], Entry] | None] = store.derived(
+        "graphdriver_refs", lambda s: [None] * len(s.images))
     out = []
     # Listing order, so the summaries' sort finds the entries already in order.
-    for image in listing_order(store):
+    for position, image in enumerate(listing_order(store)):
         if only_dangling and store.has_children(image.id):
             continue
         created = image.created_ns
@@ -259,9 +261,9 @@ def _select_graphdriver(store: ImageStore, query: ListQuery, profile: Profile, n
             continue
         if has_label and not match_kv_list(label_values, image.labels):
             continue
-        found = refs_by_id.get(image.id)
+        found = refs[position]
         if found is None:
-            found = refs_by_id[image.id] = _graphdriver_refs(image)
+            found = refs[position] = _graphdriver_refs(image, position)
         rows, entry = found
         tags_t, digests_t = entry.repo_tags, entry.repo_digests
         if has_reference:
@@ -275,7 +277,7 @@ def _select_graphdriver(store: ImageStore, query: ListQuery, profile: Profile, n
                     raise system_error(str(exc)) from None
                 (digests if is_digest else tags).append(familiar)
             tags_t, digests_t = tuple(tags), tuple(digests)
-            entry = Entry(image, tags_t, digests_t)
+            entry = Entry(image, tags_t, digests_t, position)
         if not tags_t and not digests_t:
             if query.all or not store.has_children(image.id):
                 if "dangling" in args and not only_dangling:
@@ -320,13 +322,13 @@ def image_records(image: Image, dangling_name: str | None) -> tuple[_Record, ...
     return (_record(f"{dangling_name}@{image.id}", dangling, image, True),)
 
 
-def _entry_of(image: Image, records: Sequence[_Record]) -> Entry:
+def _entry_of(image: Image, records: Sequence[_Record], position: int) -> Entry:
     """What the list shows for the records of one image that passed the filters (in name order):
     every name as a RepoTag, and the repository of the last one as its RepoDigest (none for the
     dangling record, an image's only record when it has no names)."""
     last = records[-1]
     tags = tuple(r.familiar for r in records if not r.dangling)
-    return Entry(image, tags, () if last.dangling else (last.repo_digest,))
+    return Entry(image, tags, () if last.dangling else (last.repo_digest,), position)
 
 
 def _record_groups(store: ImageStore,
@@ -337,9 +339,9 @@ def _record_groups(store: ImageStore,
     and the last passing record (what the daemon does), but each image's entry comes out once, in
     the order the summaries are sorted in, and the unfiltered listing needs no work at all."""
     groups = []
-    for image in listing_order(store):
+    for position, image in enumerate(listing_order(store)):
         records = image_records(image, dangling_name)
-        groups.append((image, records, _entry_of(image, records)))
+        groups.append((image, records, _entry_of(image, records, position)))
     return tuple(groups)
 
 
@@ -394,5 +396,5 @@ def _select_containerd(store: ImageStore, query: ListQuery, profile: Profile, no
         if len(passing) == len(records):
             out.append(unfiltered)  # the same entry object: its encoded summary is cached
         elif passing:
-            out.append(_entry_of(image, passing))
+            out.append(_entry_of(image, passing, unfiltered.position))
     return out

@@ -215,24 +215,24 @@ def summaries_body(entries: list[Entry], store: ImageStore, profile: Profile, ap
     every time for the same profile, API version and query flags. So each summary's JSON is
     encoded once and kept on the (immutable) store, per image, with what else it depends on
     (its RepoTags/RepoDigests after filtering, its SharedSize); a response joins the pieces.
-    One piece per image and plan is kept (the latest), so the cache stays as big as the store.
+    One piece per image and plan is kept (the latest), in a list indexed by the entry's listing
+    position (no dict to grow and probe), so the cache stays as big as the store.
     `entries` come in the order `select` yields them, the store's listing order, which is the
     order `summaries` sorts into: no sorting here.
     """
     plan = _Plan.of(profile, api_version, query)
     shared = _shared(entries, store, profile) if query.shared_size else None
-    cache: dict[str, tuple[tuple[str, ...], tuple[str, ...], int, bytes]] = store.derived(
-        ("summary_fragments", profile, plan), lambda _: {})
+    cache: list[tuple[tuple[str, ...], tuple[str, ...], int, bytes] | None] = store.derived(
+        ("summary_fragments", profile, plan), lambda s: [None] * len(s.images))
     parts = []
     for entry in entries:
-        image_id = entry.image.id
-        shared_size = shared.get(image_id, 0) if shared is not None else -1
-        hit = cache.get(image_id)
+        shared_size = shared.get(entry.image.id, 0) if shared is not None else -1
+        hit = cache[entry.position]
         if hit is not None and hit[0] == entry.repo_tags and hit[1] == entry.repo_digests and hit[2] == shared_size:
             parts.append(hit[3])
             continue
         fragment = _encode_value(_summary(entry, profile, plan, shared_size))
-        cache[image_id] = (entry.repo_tags, entry.repo_digests, shared_size, fragment)
+        cache[entry.position] = (entry.repo_tags, entry.repo_digests, shared_size, fragment)
         parts.append(fragment)
     return b"[" + b",".join(parts) + b"]\n"
 
