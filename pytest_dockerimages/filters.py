@@ -226,13 +226,15 @@ def listing_order(store: ImageStore) -> tuple[Image, ...]:
 _RefRow = tuple[Reference, str, bool]  # (reference, its familiar text, whether it is a digest)
 
 
-def _graphdriver_refs(image: Image, position: int) -> tuple[tuple[_RefRow, ...], Entry]:
-    """An image's references in the reference store's order, and its entry when no reference
-    filter applies. Kept per store and built when `select` first reaches the image, so a listing
-    neither sorts and formats every image's references again on each request, nor on its first
-    request walks all images an extra time for it."""
-    rows = tuple((ref, ref.familiar, bool(ref.digest)) for ref in _sorted_refs(image))
-    return rows, Entry(image, tuple(f for _, f, d in rows if not d), tuple(f for _, f, d in rows if d), position)
+def _reference_rows(image: Image) -> tuple[_RefRow, ...]:
+    """An image's references in the reference store's order, with their familiar text."""
+    return tuple((ref, ref.familiar, bool(ref.digest)) for ref in _sorted_refs(image))
+
+
+def _graphdriver_entry(image: Image, position: int) -> Entry:
+    """What the list shows for an image when no reference filter applies."""
+    rows = _reference_rows(image)
+    return Entry(image, tuple(f for _, f, d in rows if not d), tuple(f for _, f, d in rows if d), position)
 
 
 def _select_graphdriver(store: ImageStore, query: ListQuery, profile: Profile, now_ns: int) -> list[Entry]:
@@ -247,8 +249,12 @@ def _select_graphdriver(store: ImageStore, query: ListQuery, profile: Profile, n
     label_values = _values(args, "label")
     patterns = _values(args, "reference")
     has_reference = "reference" in args
-    refs: list[tuple[tuple[_RefRow, ...], Entry] | None] = store.derived(
-        "graphdriver_refs", lambda s: [None] * len(s.images))
+    # Kept per store, by listing position, and built when the loop first reaches an image: a
+    # listing neither formats every image's references again on each request, nor walks all
+    # images an extra time on its first. The rows only when a reference filter needs them.
+    entries: list[Entry | None] = store.derived("graphdriver_entries", lambda s: [None] * len(s.images))
+    ref_rows: list[tuple[_RefRow, ...] | None] = (
+        store.derived("graphdriver_ref_rows", lambda s: [None] * len(s.images)) if has_reference else [])
     out = []
     # Listing order, so the summaries' sort finds the entries already in order.
     for position, image in enumerate(listing_order(store)):
@@ -261,12 +267,14 @@ def _select_graphdriver(store: ImageStore, query: ListQuery, profile: Profile, n
             continue
         if has_label and not match_kv_list(label_values, image.labels):
             continue
-        found = refs[position]
-        if found is None:
-            found = refs[position] = _graphdriver_refs(image, position)
-        rows, entry = found
+        entry = entries[position]
+        if entry is None:
+            entry = entries[position] = _graphdriver_entry(image, position)
         tags_t, digests_t = entry.repo_tags, entry.repo_digests
         if has_reference:
+            rows = ref_rows[position]
+            if rows is None:
+                rows = ref_rows[position] = _reference_rows(image)
             tags: list[str] = []
             digests: list[str] = []
             for ref, familiar, is_digest in rows:
