@@ -227,3 +227,29 @@ def test_bad_json_seed_names_line_and_column(tmp_path: Path) -> None:
     with pytest.raises(SeedError, match=r"bad\.json:2:\d+: invalid JSON"):
         load_seed(path)
     assert json.loads('{"a": 1}')  # the stdlib parser itself is fine; the error is the file's
+
+
+# (why, document, the bytes Go's json.Encoder with SetEscapeHTML(false) writes)
+GO_ENCODING = [
+    ("compact, key order kept, trailing newline", {"b": 1, "a": [True, None]}, b'{"b":1,"a":[true,null]}\n'),
+    ("no HTML escaping", {"x": "<a>&</a>"}, b'{"x":"<a>&</a>"}\n'),
+    ("non-ASCII as raw UTF-8", {"x": "caf\u00e9 \u3000"}, '{"x":"caf\u00e9 \u3000"}\n'.encode()),
+    ("U+2028 and U+2029 escaped", {"x": "a\u2028b\u2029"}, b'{"x":"a\\u2028b\\u2029"}\n'),
+    ("control characters escaped", {"x": "\n\t\x01"}, b'{"x":"\\n\\t\\u0001"}\n'),
+    ("negative numbers and empty containers", {"SharedSize": -1, "Labels": {}, "RepoTags": []},
+     b'{"SharedSize":-1,"Labels":{},"RepoTags":[]}\n'),
+]
+
+
+@pytest.mark.parametrize("why, document, expected", GO_ENCODING, ids=[row[0] for row in GO_ENCODING])
+def test_encode_writes_what_go_writes(why: str, document: object, expected: bytes) -> None:
+    from pytest_dockerimages.render import encode
+
+    assert encode(document) == expected, why
+
+
+def test_encode_refuses_what_json_cannot_hold() -> None:
+    from pytest_dockerimages.render import encode
+
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        encode({"x": object()})
