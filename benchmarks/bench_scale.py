@@ -3,11 +3,16 @@
 For each size, one keep-alive client over the fake's unix socket asks for the plain listing
 (warm: the store has answered it before), a label-filtered listing, and the plain listing on a
 fresh store (cold: the first request after a change, caches empty). The reference is encoding
-the same response body (as parsed JSON) with the fastest encoder available.
+the same response body (as parsed JSON) with the fastest encoder available. All sizes stay up
+together and are measured round-robin, so growth compares figures taken moments apart.
 """
 from __future__ import annotations
 
+import gc
 import json
+import statistics
+from contextlib import ExitStack
+from typing import Callable
 
 from common import (
     Check,
@@ -16,9 +21,9 @@ from common import (
     best_encoder,
     fmt_s,
     inner_for,
-    interleaved,
-    median_setup_time,
-    median_time,
+    one_round,
+    paired_growth,
+    round_robin,
     synthetic_images,
 )
 
@@ -39,6 +44,23 @@ class _Constant:
         return self.response
 
 PROFILES = ("docker-26.1", "docker-28.1-containerd")
+KINDS = ("warm", "filtered warm", "cold", "filtered cold")
+
+
+def _cold_sampler(daemon: FakeDaemon, images: list, client: KeepAliveClient, path: str,
+                  repeats: int) -> Callable[[], float]:
+    """One figure of the first request on a new store (every per-store cache empty): the median of
+    `repeats` such requests. Building the store, and freeing the previous one with its caches,
+    happen before the clock starts."""
+
+    def sample() -> float:
+        samples = []
+        for _ in range(repeats):
+            daemon.reset(images=images)
+            samples.append(one_round(lambda: client.fetch(path), 1))
+        return statistics.median(samples)
+
+    return sample
 
 
 def run(quick: bool) -> Result:
@@ -48,59 +70,67 @@ def run(quick: bool) -> Result:
                     ["profile", "images", "body", "plain (warm)", "label filter (warm)", "plain (cold)",
                      "label filter (cold)", "transport floor", f"encode only ({encoder_name})", "warm / encode"])
     all_images = synthetic_images(sizes[-1])
+    warm_rounds, cold_rounds = (3, 3) if quick else (11, 7)
     for profile_name in PROFILES:
         api = get_profile(profile_name).api_max
         plain = f"/v{api}/images/json"
         filtered = f"/v{api}/images/json?filters=%7B%22label%22%3A%5B%22tier%3Dapp%22%5D%7D"
-        times: dict[str, list[float]] = {"warm": [], "filtered warm": [], "cold": [], "filtered cold": []}
-        ratio_at: dict[int, float] = {}
-        for n in sizes:
-            images = all_images[:n]
-            big = n >= 10_000
-            rounds = 3 if quick else (7 if n >= 100_000 else 11)
-            # A cold request is one call per round, so small sizes get more rounds to steady the median.
-            cold_rounds = 3 if quick else (5 if n >= 100_000 else (7 if big else 21))
-            with FakeDaemon(images=images, profile=profile_name) as daemon, \
-                    KeepAliveClient(daemon.docker_host) as client:
+        with ExitStack() as stack:
+            warm: dict[tuple[int, str], Callable[[], float]] = {}
+            cold: dict[tuple[int, str], Callable[[], float]] = {}
+            body_size: dict[int, int] = {}
+            for n in sizes:
+                images = all_images[:n]
+                daemon = stack.enter_context(FakeDaemon(images=images, profile=profile_name))
+                client = stack.enter_context(KeepAliveClient(daemon.docker_host))
                 status, body = client.get(plain)
                 assert status == 200, body[:200]
                 assert client.get(filtered)[0] == 200
+                body_size[n] = len(body)
                 document = json.loads(body)
                 constant = Response(200, [("Content-Type", "application/json")], body, chunked=True)
-                with Server(_Constant(constant)) as server, KeepAliveClient(server.docker_host) as bare:
-                    # Round-robin, so a noisy phase of the machine hits the fake and the floor alike.
-                    measured = interleaved({"warm": lambda: client.fetch(plain),
-                                            "filtered warm": lambda: client.fetch(filtered),
-                                            "floor": lambda: bare.fetch(plain)},
-                                           rounds=rounds, inner=inner_for(lambda: client.fetch(plain)))
-                floor = measured.pop("floor")
-
-                def cold_time(path: str) -> float:
-                    """The first request on a new store (every per-store cache empty). Building the
-                    store, and freeing the previous one with its caches, happen before the clock starts."""
-                    return median_setup_time(lambda: daemon.reset(images=images), lambda: client.fetch(path),
-                                             rounds=cold_rounds)
-
-                measured["cold"] = cold_time(plain)
-                measured["filtered cold"] = cold_time(filtered)
-            enc = median_time(lambda: encoder(document), rounds=rounds, inner=inner_for(lambda: encoder(document)))
-            for kind, seconds in measured.items():
-                times[kind].append(seconds)
-            ratio_at[n] = measured["warm"] / enc
-            result.rows.append([profile_name, f"{n:,}", f"{len(body) / 1e6:.2f} MB", fmt_s(measured["warm"]),
-                                fmt_s(measured["filtered warm"]), fmt_s(measured["cold"]),
-                                fmt_s(measured["filtered cold"]), fmt_s(floor), fmt_s(enc),
-                                f"{measured['warm'] / enc:.2f}x"])
+                server = stack.enter_context(Server(_Constant(constant)))
+                bare = stack.enter_context(KeepAliveClient(server.docker_host))
+                calls = {"warm": lambda c=client: c.fetch(plain),
+                         "filtered warm": lambda c=client: c.fetch(filtered),
+                         "floor": lambda b=bare: b.fetch(plain),
+                         "encode": lambda d=document: encoder(d)}
+                for kind, call in calls.items():
+                    inner = inner_for(call)
+                    warm[n, kind] = lambda call=call, inner=inner: one_round(call, inner)
+                # A cold figure is one call, so small sizes take the median of several per round.
+                repeats = 1 if quick else {100: 9, 1_000: 5, 10_000: 3}.get(n, 1)
+                cold[n, "cold"] = _cold_sampler(daemon, images, client, plain, repeats)
+                cold[n, "filtered cold"] = _cold_sampler(daemon, images, client, filtered, repeats)
+            # Every size and kind round-robin: a noisy phase of the machine lands on all sizes alike,
+            # and each growth figure is the median of per-round ratios of neighbouring sizes.
+            # What is built so far lives until the end: frozen, the full collection each sample
+            # starts with (one_round) skips its millions of objects instead of walking them.
+            gc.collect()
+            gc.freeze()
+            try:
+                samples = round_robin(warm, rounds=warm_rounds) | round_robin(cold, rounds=cold_rounds)
+            finally:
+                gc.unfreeze()
+        median = {key: statistics.median(values) for key, values in samples.items()}
+        for n in sizes:
+            result.rows.append([profile_name, f"{n:,}", f"{body_size[n] / 1e6:.2f} MB",
+                                *(fmt_s(median[n, kind]) for kind in KINDS),
+                                fmt_s(median[n, "floor"]), fmt_s(median[n, "encode"]),
+                                f"{paired_growth(samples[n, 'warm'], samples[n, 'encode']):.2f}x"])
         if not quick:
-            for kind, series in times.items():
-                steps = [series[i + 1] / series[i] for i in range(len(series) - 1)]
+            for kind in KINDS:
+                steps = [paired_growth(samples[big, kind], samples[small, kind])
+                         for small, big in zip(sizes, sizes[1:])]
                 result.checks.append(Check(f"{profile_name} {kind}: worst growth per 10x images "
                                            f"({', '.join(f'{s:.1f}x' for s in steps)})", max(steps), 12.0))
             result.checks.append(Check(f"{profile_name} 10,000 images: whole request / encode only",
-                                       ratio_at[10_000], 3.0))
+                                       paired_growth(samples[10_000, "warm"], samples[10_000, "encode"]), 3.0))
     result.notes.append("warm = the store answered this listing before (listing bodies are memoised per store); "
                         "cold = the first request on a new store (select + encode every listed image); "
                         "label filter = label=tier=app; transport floor = the same body from a server whose "
                         "backend returns a prebuilt response; the client receives into one buffer it keeps "
                         "(benchmarks/common.py KeepAliveClient)")
+    result.notes.append("all sizes and kinds of a profile are measured round-robin; cells are medians over rounds, "
+                        "growth and warm / encode are medians of per-round ratios")
     return result

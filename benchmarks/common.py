@@ -103,15 +103,28 @@ def median_setup_time(setup: Callable[[], Any], fn: Callable[[], Any], *, rounds
     return statistics.median(samples[1:])
 
 
+def round_robin(samplers: dict[Any, Callable[[], float]], *, rounds: int) -> dict[Any, list[float]]:
+    """Each sampler's figures over `rounds` rounds, taken round-robin (one of each per round), so a
+    noisy phase of the machine lands on all of them alike. A sampler returns seconds (one_round)."""
+    samples: dict[Any, list[float]] = {name: [] for name in samplers}
+    for _ in range(rounds):
+        for name, sampler in samplers.items():
+            samples[name].append(sampler())
+    return samples
+
+
 def interleaved(fns: dict[Any, Callable[[], Any]], *, rounds: int, inner: int = 1) -> dict[Any, float]:
     """Medians of several alternatives measured round-robin, so a noisy phase hits all of them."""
     for fn in fns.values():
         fn()
-    samples: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            samples[name].append(one_round(fn, inner))
+    samples = round_robin({name: (lambda fn=fn: one_round(fn, inner)) for name, fn in fns.items()}, rounds=rounds)
     return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def paired_growth(larger: list[float], smaller: list[float]) -> float:
+    """Median of the per-round ratios larger/smaller of two series measured round-robin: each
+    ratio compares figures taken moments apart, so a slow phase of the machine cancels out."""
+    return statistics.median(big / small for big, small in zip(larger, smaller))
 
 
 def fmt_s(seconds: float) -> str:
