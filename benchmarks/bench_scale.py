@@ -121,7 +121,7 @@ def run(quick: bool) -> Result:
         if not quick:
             for kind in KINDS:
                 steps = [paired_growth(samples[big, kind], samples[small, kind])
-                         for small, big in zip(sizes, sizes[1:])]
+                         for small, big in zip(sizes, sizes[1:], strict=False)]
                 result.checks.append(Check(f"{profile_name} {kind}: worst growth per 10x images "
                                            f"({', '.join(f'{s:.1f}x' for s in steps)})", max(steps), 12.0))
             result.checks.append(Check(f"{profile_name} 10,000 images: whole request / encode only",

@@ -124,7 +124,7 @@ def interleaved(fns: dict[Any, Callable[[], Any]], *, rounds: int, inner: int = 
 def paired_growth(larger: list[float], smaller: list[float]) -> float:
     """Median of the per-round ratios larger/smaller of two series measured round-robin: each
     ratio compares figures taken moments apart, so a slow phase of the machine cancels out."""
-    return statistics.median(big / small for big, small in zip(larger, smaller))
+    return statistics.median(big / small for big, small in zip(larger, smaller, strict=True))
 
 
 def fmt_s(seconds: float) -> str:
