@@ -7,12 +7,13 @@ optional libraries (vcrpy, jsonschema, the docker SDK, PyYAML, requests) must no
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from common import Check, Result, fmt_s, interleaved
+from common import Check, Result, fmt_s, one_round, round_robin
 
 HEAVY = ("vcr", "jsonschema", "docker", "yaml", "requests", "urllib3", "httpx", "fastjsonschema")
 
@@ -21,7 +22,6 @@ def _env(autoload: bool = False) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_"))}
     if not autoload:
         env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
 
 
@@ -55,21 +55,30 @@ def run(quick: bool) -> Result:
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
         folder = Path(tmp)
         (folder / "pytest.ini").write_text("[pytest]\n")
-        times = interleaved({
+        runs = {
             "-p dockerimages": lambda: _run(_command(folder, "dockerimages"), folder),
             "-p no:dockerimages": lambda: _run(_command(folder, "no:dockerimages"), folder),
             "-p pytest_dockerimages.plugin": lambda: _run(_command(folder, "pytest_dockerimages.plugin"), folder),
             "(autoload) plain": lambda: _run(_command(folder, None), folder, autoload=True),
             "(autoload) -p no:dockerimages": lambda: _run(_command(folder, "no:dockerimages"), folder, autoload=True),
-        }, rounds=rounds)
+        }
+        for warm_up in runs.values():  # and bytecode caches written, as after any user's first run
+            warm_up()
+        samples = round_robin({name: (lambda fn=fn: one_round(fn, 1)) for name, fn in runs.items()}, rounds=rounds)
         with_plugin = _imported(_run(_command(folder, "dockerimages", "-X", "importtime"), folder).stderr)
         without = _imported(_run(_command(folder, "no:dockerimages", "-X", "importtime"), folder).stderr)
-    extra = times["-p dockerimages"] - times["-p no:dockerimages"]
+    times = {name: statistics.median(values) for name, values in samples.items()}
+
+    def added_by_plugin(with_it: str, without: str) -> float:
+        """Median of the per-round differences: each compares two runs made moments apart."""
+        return statistics.median(a - b for a, b in zip(samples[with_it], samples[without], strict=True))
+
+    extra = added_by_plugin("-p dockerimages", "-p no:dockerimages")
     for name, took in times.items():
         result.rows.append([f"`pytest {name} --collect-only`".replace("`pytest (autoload) plain", "autoload: `pytest")
                             .replace("`pytest (autoload)", "autoload: `pytest"), fmt_s(took)])
-    by_module = times["-p pytest_dockerimages.plugin"] - times["-p no:dockerimages"]
-    autoload = times["(autoload) plain"] - times["(autoload) -p no:dockerimages"]
+    by_module = added_by_plugin("-p pytest_dockerimages.plugin", "-p no:dockerimages")
+    autoload = added_by_plugin("(autoload) plain", "(autoload) -p no:dockerimages")
     result.rows.append(["difference, `-p dockerimages` (the target)", fmt_s(extra)])
     result.rows.append(["difference, `-p pytest_dockerimages.plugin` (no entry-point lookup)", fmt_s(by_module)])
     result.rows.append(["difference with autoload (how the plugin is normally loaded)", fmt_s(autoload)])
