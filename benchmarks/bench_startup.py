@@ -19,7 +19,10 @@ HEAVY = ("vcr", "jsonschema", "docker", "yaml", "requests", "urllib3", "httpx", 
 
 
 def _env(autoload: bool = False) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_"))}
+    # Bytecode caches on (as for any user after the first run): with PYTHONDONTWRITEBYTECODE set,
+    # pytest's assertion rewriter re-parses and recompiles the plugin's modules on every run.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PYTEST_", "COV_")) and k != "PYTHONDONTWRITEBYTECODE"}
     if not autoload:
         env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     return env
