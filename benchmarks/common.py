@@ -94,15 +94,6 @@ def median_time(fn: Callable[[], Any], *, rounds: int, inner: int = 1, warmup: i
     return statistics.median(one_round(fn, inner) for _ in range(rounds))
 
 
-def median_setup_time(setup: Callable[[], Any], fn: Callable[[], Any], *, rounds: int) -> float:
-    """Median over `rounds` of one call of `fn`, each after its own `setup` (not timed), with GC off."""
-    samples = []
-    for _ in range(rounds + 1):  # the first is a warm-up
-        setup()
-        samples.append(one_round(fn, 1))
-    return statistics.median(samples[1:])
-
-
 def round_robin(samplers: dict[Any, Callable[[], float]], *, rounds: int) -> dict[Any, list[float]]:
     """Each sampler's figures over `rounds` rounds, taken round-robin (one of each per round), so a
     noisy phase of the machine lands on all of them alike. A sampler returns seconds (one_round)."""
