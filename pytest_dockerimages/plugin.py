@@ -295,11 +295,15 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     return result
 
 
-def _target_host(request: pytest.FixtureRequest) -> str:
-    """The cassette's DOCKER_HOST for tests marked `dockerimages_cassette`, else the fake's."""
+def _target(request: pytest.FixtureRequest) -> Any:
+    """The cassette for tests marked `dockerimages_cassette`, else the fake (each has .server)."""
     if request.node.get_closest_marker(CASSETTE_MARKER) is not None:
-        return str(request.getfixturevalue("dockerimages_cassette").docker_host)
-    return str(request.getfixturevalue("dockerimages_fake").docker_host)
+        return request.getfixturevalue("dockerimages_cassette")
+    return request.getfixturevalue("dockerimages_fake")
+
+
+def _target_host(request: pytest.FixtureRequest) -> str:
+    return str(_target(request).docker_host)
 
 
 @pytest.fixture
@@ -315,6 +319,24 @@ def dockerimages_host(request: pytest.FixtureRequest, monkeypatch: pytest.Monkey
     for name in CLEARED_ENV:
         monkeypatch.delenv(name, raising=False)
     return host
+
+
+@pytest.fixture
+def dockerimages_httpx(dockerimages_host: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """`dockerimages_host`, and httpx transports made with `uds=<its socket>` answered in-process.
+
+    For code under test that builds its own `httpx.HTTPTransport(uds=...)` (sync or async): the
+    requests reach the same backend without the socket, as vcrpy's patch does. Other transports
+    are untouched; everything is restored afterwards.
+    """
+    from .httpx_intercept import answered_in_process
+
+    server = _target(request).server
+    if server.unix_path is None:
+        pytest.fail(f"dockerimages_httpx needs the backend on a unix socket; it listens on {dockerimages_host}",
+                    pytrace=False)
+    with answered_in_process(server.unix_path, server.backend):
+        yield dockerimages_host
 
 
 @pytest.fixture

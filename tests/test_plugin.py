@@ -35,6 +35,7 @@ def test_fixtures_are_documented(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines([
         "dockerimages_fake*", "*A running fake Docker daemon*",
         "dockerimages_host*", "*DOCKER_HOST of the fake daemon*",
+        "dockerimages_httpx*", "*answered in-process*",
         "dockerimages_client*", "*docker.DockerClient*",
         "dockerimages_real_daemon*",
     ], consecutive=False)
