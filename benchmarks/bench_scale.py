@@ -22,7 +22,7 @@ from common import (
     fmt_s,
     inner_for,
     one_round,
-    paired_growth,
+    paired_ratio,
     round_robin,
     synthetic_images,
 )
@@ -117,15 +117,15 @@ def run(quick: bool) -> Result:
             result.rows.append([profile_name, f"{n:,}", f"{body_size[n] / 1e6:.2f} MB",
                                 *(fmt_s(median[n, kind]) for kind in KINDS),
                                 fmt_s(median[n, "floor"]), fmt_s(median[n, "encode"]),
-                                f"{paired_growth(samples[n, 'warm'], samples[n, 'encode']):.2f}x"])
+                                f"{paired_ratio(samples[n, 'warm'], samples[n, 'encode']):.2f}x"])
         if not quick:
             for kind in KINDS:
-                steps = [paired_growth(samples[big, kind], samples[small, kind])
+                steps = [paired_ratio(samples[big, kind], samples[small, kind])
                          for small, big in zip(sizes, sizes[1:], strict=False)]
                 result.checks.append(Check(f"{profile_name} {kind}: worst growth per 10x images "
                                            f"({', '.join(f'{s:.1f}x' for s in steps)})", max(steps), 12.0))
             result.checks.append(Check(f"{profile_name} 10,000 images: whole request / encode only",
-                                       paired_growth(samples[10_000, "warm"], samples[10_000, "encode"]), 3.0))
+                                       paired_ratio(samples[10_000, "warm"], samples[10_000, "encode"]), 3.0))
     result.notes.append("warm = the store answered this listing before (listing bodies are memoised per store); "
                         "cold = the first request on a new store (select + encode every listed image); "
                         "label filter = label=tier=app; transport floor = the same body from a server whose "

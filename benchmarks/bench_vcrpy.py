@@ -3,8 +3,11 @@
 The same interaction (one `GET /v1.45/images/json`, recorded from the fake) in one cassette
 file, which both tools read (our cassettes are vcrpy's format):
 * ours: the replay server on a unix socket, an `httpx.Client(transport=HTTPTransport(uds=...))`;
-* ours in-process: `httpx.Client(transport=DockerImagesTransport(ReplayBackend(...)))`, which like
-  vcrpy never reaches a socket (for httpx code; the CLI and Go need the server);
+* ours, `dockerimages_httpx`: the same client code as vcrpy's, an `httpx.Client` on
+  `HTTPTransport(uds=...)` made while `answered_in_process` routes that socket to the replay
+  backend, so like vcrpy's the request never reaches the socket (the target compares this one);
+* ours in-process: `httpx.Client(transport=DockerImagesTransport(ReplayBackend(...)))`, for code
+  that takes a transport (the CLI and Go need the server);
 * vcrpy: `vcr.VCR(record_mode="none").use_cassette(file, allow_playback_repeats=True)`, which
   patches httpx so the request never reaches a socket.
 Both time `client.get(url)` inside an open cassette; opening the cassette is timed apart.
@@ -13,14 +16,16 @@ from __future__ import annotations
 
 import statistics
 import tempfile
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from bench_replay import _cassette
-from common import Check, Result, fmt_s, inner_for, interleaved, one_round, synthetic_images
+from common import Check, Result, fmt_s, inner_for, interleaved, one_round, paired_ratio, synthetic_images
 
 from pytest_dockerimages.backends.replay import ReplayBackend
 from pytest_dockerimages.cassette import Cassette
 from pytest_dockerimages.defaults import default_images
+from pytest_dockerimages.httpx_intercept import answered_in_process
 from pytest_dockerimages.httpx_transport import DockerImagesTransport
 from pytest_dockerimages.model import ImageStore
 from pytest_dockerimages.server import Server
@@ -39,8 +44,9 @@ def run(quick: bool) -> Result:
     logging.getLogger("vcr").setLevel(logging.WARNING)
     rounds = 3 if quick else 11
     result = Result("7. Against plain vcrpy (httpx, unix socket): time per request, same cassette file",
-                    ["listing", "ours (replay server)", "ours (in-process transport)", "vcrpy (patched httpx)",
-                     "server / vcrpy", "in-process / vcrpy", "open cassette: ours", "open cassette: vcrpy"])
+                    ["listing", "vcrpy (patched httpx)", "ours: dockerimages_httpx (same client code)",
+                     "ours: in-process transport", "ours: replay server (socket)", "dockerimages_httpx / vcrpy",
+                     "transport / vcrpy", "server / vcrpy", "open cassette: ours", "open cassette: vcrpy"])
     for n in ([6] if quick else [6, 1_000]):
         store = ImageStore(default_images() if n == 6 else synthetic_images(n))
         with tempfile.TemporaryDirectory(prefix="bench-vcrpy-") as tmp:
@@ -50,6 +56,14 @@ def run(quick: bool) -> Result:
                     httpx.Client(transport=httpx.HTTPTransport(uds=server.unix_path)) as ours, \
                     httpx.Client(transport=httpx.HTTPTransport(uds=server.unix_path)) as theirs, \
                     httpx.Client(transport=DockerImagesTransport(ReplayBackend(Cassette.load(path)))) as inproc:
+                socket_path = str(server.unix_path)
+
+                def routed() -> AbstractContextManager[None]:
+                    """What dockerimages_httpx does: the server's socket answered in-process."""
+                    return answered_in_process(socket_path, server.backend)
+
+                with routed():  # the client of the code under test, made while the fixture is active
+                    intercepted = httpx.Client(transport=httpx.HTTPTransport(uds=socket_path))
                 got = ours.get(URL)
                 inner = inner_for(lambda: ours.get(URL), cap=300)
                 recorder = vcr.VCR(record_mode="none")
@@ -58,29 +72,36 @@ def run(quick: bool) -> Result:
                     assert vcr_cassette.play_count == 1, "vcrpy must answer from its cassette"
                 assert got.content == expected.content, "both must answer the recorded body"
                 assert inproc.get(URL).content == got.content, "the in-process transport answers the same"
-                # Round-robin, so a noisy phase of the machine hits all three alike. vcrpy's patch
-                # is process-wide while its cassette is open, so it is opened (untimed) for its
-                # own part of each round only.
-                samples: dict[str, list[float]] = {"vcrpy": [], "ours": [], "inproc": []}
+                with routed():
+                    assert intercepted.get(URL).content == got.content, "dockerimages_httpx answers the same"
+                # Round-robin, so a noisy phase of the machine hits all four alike. vcrpy's patch and
+                # ours are process-wide while active, so each is entered (untimed) for its own part.
+                samples: dict[str, list[float]] = {"vcrpy": [], "httpx": [], "inproc": [], "server": []}
                 for _ in range(rounds):
                     with recorder.use_cassette(str(path), allow_playback_repeats=True):
                         samples["vcrpy"].append(one_round(lambda: theirs.get(URL), inner))
-                    samples["ours"].append(one_round(lambda: ours.get(URL), inner))
+                    with routed():
+                        samples["httpx"].append(one_round(lambda: intercepted.get(URL), inner))
                     samples["inproc"].append(one_round(lambda: inproc.get(URL), inner))
-                vcrpy_t, ours_t, inproc_t = (statistics.median(samples[k]) for k in ("vcrpy", "ours", "inproc"))
+                    samples["server"].append(one_round(lambda: ours.get(URL), inner))
+                intercepted.close()
+                median = {kind: statistics.median(values) for kind, values in samples.items()}
+                ratio = {kind: paired_ratio(samples[kind], samples["vcrpy"]) for kind in ("httpx", "inproc", "server")}
 
                 def open_vcrpy() -> None:
                     with recorder.use_cassette(str(path), allow_playback_repeats=True):
                         pass
                 open_times = interleaved({"ours": lambda: ReplayBackend(Cassette.load(path)),
                                           "vcrpy": open_vcrpy}, rounds=rounds)
-        ratio, inproc_ratio = ours_t / vcrpy_t, inproc_t / vcrpy_t
-        result.rows.append([f"{n:,} images ({len(expected.content) / 1024:,.0f} KiB)", fmt_s(ours_t), fmt_s(inproc_t),
-                            fmt_s(vcrpy_t), f"{ratio:.2f}x", f"{inproc_ratio:.2f}x", fmt_s(open_times["ours"]),
-                            fmt_s(open_times["vcrpy"])])
+        result.rows.append([f"{n:,} images ({len(expected.content) / 1024:,.0f} KiB)",
+                            *(fmt_s(median[kind]) for kind in ("vcrpy", "httpx", "inproc", "server")),
+                            *(f"{ratio[kind]:.2f}x" for kind in ("httpx", "inproc", "server")),
+                            fmt_s(open_times["ours"]), fmt_s(open_times["vcrpy"])])
         if not quick:
-            result.checks.append(Check(f"in-process transport / vcrpy per request, {n:,} images", inproc_ratio, 1.0))
-    result.notes.append("the target compares like with like: vcrpy answers httpx in-process, and so does "
-                        "DockerImagesTransport; the replay server column is a real HTTP exchange over a unix "
-                        "socket (what the docker CLI, Go and other processes need), shown for what it adds")
+            result.checks.append(Check(f"dockerimages_httpx / vcrpy per request, {n:,} images", ratio["httpx"], 1.0))
+    result.notes.append("dockerimages_httpx and vcrpy run the same client code, an httpx.Client on "
+                        "HTTPTransport(uds=...): each patches httpx so the request never reaches the socket; "
+                        "the in-process transport is DockerImagesTransport handed to httpx.Client; the replay "
+                        "server column is a real HTTP exchange over a unix socket (what the docker CLI, Go and "
+                        "other processes need), shown for what it adds; ratios are medians of per-round ratios")
     return result

@@ -112,7 +112,7 @@ def interleaved(fns: dict[Any, Callable[[], Any]], *, rounds: int, inner: int = 
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
-def paired_growth(larger: list[float], smaller: list[float]) -> float:
+def paired_ratio(larger: list[float], smaller: list[float]) -> float:
     """Median of the per-round ratios larger/smaller of two series measured round-robin: each
     ratio compares figures taken moments apart, so a slow phase of the machine cancels out."""
     return statistics.median(big / small for big, small in zip(larger, smaller, strict=True))
