@@ -52,7 +52,7 @@ def _imported(importtime_log: str) -> dict[str, int]:
 
 
 def run(quick: bool) -> Result:
-    rounds = 2 if quick else 15
+    rounds = 2 if quick else 21
     result = Result("4. Plugin start-up: `pytest --collect-only` on an empty folder",
                     ["run", "median wall time"])
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
