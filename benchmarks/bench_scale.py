@@ -70,7 +70,7 @@ def run(quick: bool) -> Result:
                     ["profile", "images", "body", "plain (warm)", "label filter (warm)", "plain (cold)",
                      "label filter (cold)", "transport floor", f"encode only ({encoder_name})", "warm / encode"])
     all_images = synthetic_images(sizes[-1])
-    warm_rounds, cold_rounds = (3, 3) if quick else (11, 7)
+    warm_rounds, cold_rounds = (3, 3) if quick else (11, 9)
     for profile_name in PROFILES:
         api = get_profile(profile_name).api_max
         plain = f"/v{api}/images/json"
@@ -99,7 +99,7 @@ def run(quick: bool) -> Result:
                     inner = inner_for(call)
                     warm[n, kind] = lambda call=call, inner=inner: one_round(call, inner)
                 # A cold figure is one call, so small sizes take the median of several per round.
-                repeats = 1 if quick else {100: 9, 1_000: 5, 10_000: 3}.get(n, 1)
+                repeats = 1 if quick else {100: 9, 1_000: 7, 10_000: 5}.get(n, 1)
                 cold[n, "cold"] = _cold_sampler(daemon, images, client, plain, repeats)
                 cold[n, "filtered cold"] = _cold_sampler(daemon, images, client, filtered, repeats)
             # Every size and kind round-robin: a noisy phase of the machine lands on all sizes alike,
