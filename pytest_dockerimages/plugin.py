@@ -332,9 +332,7 @@ def dockerimages_httpx(dockerimages_host: str, request: pytest.FixtureRequest) -
     from .httpx_intercept import answered_in_process
 
     server = _target(request).server
-    if server.unix_path is None:
-        pytest.fail(f"dockerimages_httpx needs the backend on a unix socket; it listens on {dockerimages_host}",
-                    pytrace=False)
+    assert server.unix_path is not None, "the plugin's fake and cassette servers listen on unix sockets"
     with answered_in_process(server.unix_path, server.backend):
         yield dockerimages_host
 
