@@ -4,7 +4,7 @@ The same interaction (one `GET /v1.45/images/json`, recorded from the fake) in o
 file, which both tools read (our cassettes are vcrpy's format):
 * ours: the replay server on a unix socket, an `httpx.Client(transport=HTTPTransport(uds=...))`;
 * ours, `dockerimages_httpx`: the same client code as vcrpy's, an `httpx.Client` on
-  `HTTPTransport(uds=...)` made while `answered_in_process` routes that socket to the replay
+  `HTTPTransport(uds=...)` made while `answered_like(server)` routes that socket to the replay
   backend, so like vcrpy's the request never reaches the socket (the target compares this one);
 * ours in-process: `httpx.Client(transport=DockerImagesTransport(ReplayBackend(...)))`, for code
   that takes a transport (the CLI and Go need the server);
@@ -25,7 +25,7 @@ from common import Check, Result, fmt_s, inner_for, interleaved, one_round, pair
 from pytest_dockerimages.backends.replay import ReplayBackend
 from pytest_dockerimages.cassette import Cassette
 from pytest_dockerimages.defaults import default_images
-from pytest_dockerimages.httpx_intercept import answered_in_process
+from pytest_dockerimages.httpx_intercept import answered_like
 from pytest_dockerimages.httpx_transport import DockerImagesTransport
 from pytest_dockerimages.model import ImageStore
 from pytest_dockerimages.server import Server
@@ -56,14 +56,12 @@ def run(quick: bool) -> Result:
                     httpx.Client(transport=httpx.HTTPTransport(uds=server.unix_path)) as ours, \
                     httpx.Client(transport=httpx.HTTPTransport(uds=server.unix_path)) as theirs, \
                     httpx.Client(transport=DockerImagesTransport(ReplayBackend(Cassette.load(path)))) as inproc:
-                socket_path = str(server.unix_path)
-
                 def routed() -> AbstractContextManager[None]:
                     """What dockerimages_httpx does: the server's socket answered in-process."""
-                    return answered_in_process(socket_path, server.backend)
+                    return answered_like(server)
 
                 with routed():  # the client of the code under test, made while the fixture is active
-                    intercepted = httpx.Client(transport=httpx.HTTPTransport(uds=socket_path))
+                    intercepted = httpx.Client(transport=httpx.HTTPTransport(uds=server.unix_path))
                 got = ours.get(URL)
                 inner = inner_for(lambda: ours.get(URL), cap=300)
                 recorder = vcr.VCR(record_mode="none")

@@ -14,11 +14,14 @@ import inspect
 import threading
 import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any, Callable
+from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING, Any, Callable
 
 from .httpx_transport import DockerImagesTransport
-from .wire import Backend
+from .wire import Backend, Request, Response
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .server import Server
 
 _lock = threading.Lock()
 #: unix socket path -> the backends routed to it, innermost last
@@ -98,3 +101,19 @@ def answered_in_process(unix_path: str, backend: Backend) -> Iterator[None]:
                 del _routes[unix_path]
             if not _routes:
                 _uninstall()
+
+
+class _CurrentBackend:
+    """The server's backend at the time of each request: a test may swap `server.backend`."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+
+    def handle(self, request: Request) -> Response:
+        return self.server.backend.handle(request)
+
+
+def answered_like(server: Server) -> AbstractContextManager[None]:
+    """`answered_in_process` for a running unix-socket server: its socket, answered by its backend."""
+    assert server.unix_path is not None, "answered_like needs a server listening on a unix socket"
+    return answered_in_process(server.unix_path, _CurrentBackend(server))

@@ -329,11 +329,9 @@ def dockerimages_httpx(dockerimages_host: str, request: pytest.FixtureRequest) -
     requests reach the same backend without the socket, as vcrpy's patch does. Other transports
     are untouched; everything is restored afterwards.
     """
-    from .httpx_intercept import answered_in_process
+    from .httpx_intercept import answered_like
 
-    server = _target(request).server
-    assert server.unix_path is not None, "the plugin's fake and cassette servers listen on unix sockets"
-    with answered_in_process(server.unix_path, server.backend):
+    with answered_like(_target(request).server):
         yield dockerimages_host
 
 

@@ -12,7 +12,7 @@ import pytest
 from pytest_dockerimages.backends.fake import FakeBackend
 from pytest_dockerimages.defaults import default_images
 from pytest_dockerimages.fakedaemon import FakeDaemon
-from pytest_dockerimages.httpx_intercept import answered_in_process
+from pytest_dockerimages.httpx_intercept import answered_in_process, answered_like
 from pytest_dockerimages.model import ImageStore
 from pytest_dockerimages.profiles import get_profile
 
@@ -106,6 +106,14 @@ def test_same_bytes_as_over_the_socket() -> None:
         assert (got.status_code, got.content, got.headers.get("Content-Type"), got.headers.get("Api-Version")) == \
             (expected.status_code, expected.content, expected.headers.get("Content-Type"),
              expected.headers.get("Api-Version"))
+
+
+def test_answered_like_follows_a_swapped_backend() -> None:
+    with FakeDaemon(images=default_images(), profile="docker-26.1") as fake, answered_like(fake.server):
+        transport = httpx.HTTPTransport(uds=fake.server.unix_path)
+        assert _get(transport, "/version").json()["ApiVersion"] == "1.45"
+        fake.server.backend = _backend("docker-20.10")  # what a test may do; the socket would answer from it
+        assert _get(transport, "/version").json()["ApiVersion"] == "1.41"
 
 
 def test_fixture_answers_the_code_under_test_and_restores_httpx(pytester: pytest.Pytester) -> None:
