@@ -19,8 +19,8 @@ def _refs(image: Image, store: ImageStore, profile: Profile) -> tuple[list[str],
         refs = sorted((*image.tags, *image.digests), key=str)
         return [r.familiar for r in refs if not r.digest], [r.familiar for r in refs if r.digest]
     records = [r for r in image_records(image, profile.dangling_record_name) if not r.dangling]
-    tags = [r.ref.familiar for r in records]
-    digests = sorted({f"{r.ref.familiar_name}@{image.id}" for r in records})
+    tags = [r.familiar for r in records]
+    digests = sorted({r.repo_digest for r in records})
     return tags, digests
 
 
