@@ -329,6 +329,12 @@ def dockerimages_httpx(dockerimages_host: str, request: pytest.FixtureRequest) -
     requests reach the same backend without the socket, as vcrpy's patch does. Other transports
     are untouched; everything is restored afterwards.
     """
+    try:
+        import httpx  # noqa: F401
+    except ImportError:
+        from .realdaemon_fixture import skip_or_fail
+
+        skip_or_fail("httpx is not installed (pip install httpx)")
     from .httpx_intercept import answered_like
 
     with answered_like(_target(request).server):
