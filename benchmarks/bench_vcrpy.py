@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import statistics
 import tempfile
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import Any
 
 from bench_replay import _cassette
-from common import Check, Result, fmt_s, inner_for, interleaved, one_round, paired_ratio, synthetic_images
+from common import Check, Result, fmt_s, inner_for, interleaved, one_round, paired_ratio, round_robin, synthetic_images
 
 from pytest_dockerimages.backends.replay import ReplayBackend
 from pytest_dockerimages.cassette import Cassette
@@ -56,11 +57,7 @@ def run(quick: bool) -> Result:
                     httpx.Client(transport=httpx.HTTPTransport(uds=server.unix_path)) as ours, \
                     httpx.Client(transport=httpx.HTTPTransport(uds=server.unix_path)) as theirs, \
                     httpx.Client(transport=DockerImagesTransport(ReplayBackend(Cassette.load(path)))) as inproc:
-                def routed() -> AbstractContextManager[None]:
-                    """What dockerimages_httpx does: the server's socket answered in-process."""
-                    return answered_like(server)
-
-                with routed():  # the client of the code under test, made while the fixture is active
+                with answered_like(server):  # the code under test's client, made while dockerimages_httpx is on
                     intercepted = httpx.Client(transport=httpx.HTTPTransport(uds=server.unix_path))
                 got = ours.get(URL)
                 inner = inner_for(lambda: ours.get(URL), cap=300)
@@ -70,18 +67,21 @@ def run(quick: bool) -> Result:
                     assert vcr_cassette.play_count == 1, "vcrpy must answer from its cassette"
                 assert got.content == expected.content, "both must answer the recorded body"
                 assert inproc.get(URL).content == got.content, "the in-process transport answers the same"
-                with routed():
+                with answered_like(server):
                     assert intercepted.get(URL).content == got.content, "dockerimages_httpx answers the same"
-                # Round-robin, so a noisy phase of the machine hits all four alike. vcrpy's patch and
-                # ours are process-wide while active, so each is entered (untimed) for its own part.
-                samples: dict[str, list[float]] = {"vcrpy": [], "httpx": [], "inproc": [], "server": []}
-                for _ in range(rounds):
-                    with recorder.use_cassette(str(path), allow_playback_repeats=True):
-                        samples["vcrpy"].append(one_round(lambda: theirs.get(URL), inner))
-                    with routed():
-                        samples["httpx"].append(one_round(lambda: intercepted.get(URL), inner))
-                    samples["inproc"].append(one_round(lambda: inproc.get(URL), inner))
-                    samples["server"].append(one_round(lambda: ours.get(URL), inner))
+
+                def timed(client: httpx.Client, patch: AbstractContextManager[Any] | None = None) -> float:
+                    """One round of `client.get`. vcrpy's patch and ours are process-wide while active,
+                    so each is entered (untimed) for its own part of the round only."""
+                    with patch or nullcontext():
+                        return one_round(lambda: client.get(URL), inner)
+
+                # Round-robin, so a noisy phase of the machine hits all four alike.
+                samples = round_robin({
+                    "vcrpy": lambda: timed(theirs, recorder.use_cassette(str(path), allow_playback_repeats=True)),
+                    "httpx": lambda: timed(intercepted, answered_like(server)),
+                    "inproc": lambda: timed(inproc),
+                    "server": lambda: timed(ours)}, rounds=rounds)
                 intercepted.close()
                 median = {kind: statistics.median(values) for kind, values in samples.items()}
                 ratio = {kind: paired_ratio(samples[kind], samples["vcrpy"]) for kind in ("httpx", "inproc", "server")}
