@@ -16,11 +16,11 @@ from datetime import datetime, timezone
 
 from common import Check, KeepAliveClient, Result, fmt_s, inner_for, interleaved
 
-from pytest_dockerimages import imagetar
-from pytest_dockerimages.fakedaemon import FakeDaemon
-from pytest_dockerimages.realdaemon import MissingDaemonError, dockerimages_real_daemon_factory
-from pytest_dockerimages.snapshot import take_snapshot
-from pytest_dockerimages.unixhttp import connection_for
+from pytest_dockerimages._fake.fakedaemon import FakeDaemon
+from pytest_dockerimages._http.unixhttp import connection_for
+from pytest_dockerimages._real import imagetar
+from pytest_dockerimages._real.harness import MissingDaemonError, dockerimages_real_daemon_factory
+from pytest_dockerimages._real.snapshot import take_snapshot
 
 VARIANT = "docker-26.1"
 EPOCH = 1_577_836_800  # 2020-01-01T00:00:00Z

@@ -16,15 +16,15 @@ from pathlib import Path
 
 from common import Check, KeepAliveClient, Result, fmt_s, inner_for, interleaved, median_time, synthetic_images
 
-from pytest_dockerimages.backends.replay import ReplayBackend
-from pytest_dockerimages.cassette import Cassette, Interaction, build_metadata
-from pytest_dockerimages.daemon import respond
-from pytest_dockerimages.defaults import default_images
-from pytest_dockerimages.fakedaemon import FakeDaemon
-from pytest_dockerimages.model import ImageStore
-from pytest_dockerimages.profiles import get_profile
-from pytest_dockerimages.server import Server
-from pytest_dockerimages.wire import Request
+from pytest_dockerimages._cassettes.cassette import Cassette, Interaction, build_metadata
+from pytest_dockerimages._cassettes.replay import ReplayBackend
+from pytest_dockerimages._core.daemon import respond
+from pytest_dockerimages._core.defaults import default_images
+from pytest_dockerimages._core.model import ImageStore
+from pytest_dockerimages._core.profiles import get_profile
+from pytest_dockerimages._core.wire import Request
+from pytest_dockerimages._fake.fakedaemon import FakeDaemon
+from pytest_dockerimages._http.server import Server
 
 PROFILE = "docker-26.1"
 VERSION_DOC = {"Version": "26.1.5+dfsg1", "ApiVersion": "1.45", "MinAPIVersion": "1.24", "Os": "linux"}

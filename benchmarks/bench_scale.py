@@ -27,10 +27,10 @@ from common import (
     synthetic_images,
 )
 
-from pytest_dockerimages.fakedaemon import FakeDaemon
-from pytest_dockerimages.profiles import get_profile
-from pytest_dockerimages.server import Server
-from pytest_dockerimages.wire import Request, Response
+from pytest_dockerimages._core.profiles import get_profile
+from pytest_dockerimages._core.wire import Request, Response
+from pytest_dockerimages._fake.fakedaemon import FakeDaemon
+from pytest_dockerimages._http.server import Server
 
 
 class _Constant:

@@ -6,11 +6,11 @@ import time
 
 from common import Check, Result, fmt_s, median_time, synthetic_images
 
-from pytest_dockerimages import schema
-from pytest_dockerimages.daemon import respond
-from pytest_dockerimages.model import ImageStore
-from pytest_dockerimages.profiles import get_profile
-from pytest_dockerimages.wire import Request
+from pytest_dockerimages._core.daemon import respond
+from pytest_dockerimages._core.model import ImageStore
+from pytest_dockerimages._core.profiles import get_profile
+from pytest_dockerimages._core.wire import Request
+from pytest_dockerimages._files import schema
 
 PROFILES = ("docker-26.1", "docker-28.1-containerd")
 

@@ -23,13 +23,13 @@ from typing import Any
 from bench_replay import _cassette
 from common import Check, Result, fmt_s, inner_for, interleaved, one_round, paired_ratio, round_robin, synthetic_images
 
-from pytest_dockerimages.backends.replay import ReplayBackend
-from pytest_dockerimages.cassette import Cassette
-from pytest_dockerimages.defaults import default_images
-from pytest_dockerimages.httpx_intercept import answered_like
-from pytest_dockerimages.httpx_transport import DockerImagesTransport
-from pytest_dockerimages.model import ImageStore
-from pytest_dockerimages.server import Server
+from pytest_dockerimages._cassettes.cassette import Cassette
+from pytest_dockerimages._cassettes.replay import ReplayBackend
+from pytest_dockerimages._core.defaults import default_images
+from pytest_dockerimages._core.model import ImageStore
+from pytest_dockerimages._http.httpx_intercept import answered_like
+from pytest_dockerimages._http.httpx_transport import DockerImagesTransport
+from pytest_dockerimages._http.server import Server
 
 URL = "http://localhost/v1.45/images/json"
 

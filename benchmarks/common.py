@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from pytest_dockerimages.model import Image  # noqa: E402
+from pytest_dockerimages._core.model import Image  # noqa: E402
 
 _L = "sha256:" + "0" * 48
 
@@ -203,7 +203,7 @@ class KeepAliveClient:
     def __init__(self, docker_host: str, timeout: float = 120.0) -> None:
         import socket
 
-        from pytest_dockerimages.unixhttp import parse_docker_host
+        from pytest_dockerimages._http.unixhttp import parse_docker_host
 
         target = parse_docker_host(docker_host)
         if target.unix_path is not None:

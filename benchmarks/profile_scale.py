@@ -21,10 +21,10 @@ from urllib.parse import quote
 
 from common import synthetic_images
 
-from pytest_dockerimages.daemon import respond
-from pytest_dockerimages.model import Image, ImageStore
-from pytest_dockerimages.profiles import get_profile
-from pytest_dockerimages.wire import Request
+from pytest_dockerimages._core.daemon import respond
+from pytest_dockerimages._core.model import Image, ImageStore
+from pytest_dockerimages._core.profiles import get_profile
+from pytest_dockerimages._core.wire import Request
 
 FunctionKey = tuple[str, int, str]
 

@@ -9,28 +9,29 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-_EXPORTS = {
-    "Image": "model", "ImageStore": "model", "Layer": "model", "Manifest": "model", "ModelError": "model",
-    "Seed": "seed", "SeedError": "seed", "load_seed": "seed", "dump_seed": "seed",
-    "Profile": "profiles", "PROFILES": "profiles", "DEFAULT_PROFILE": "profiles", "get_profile": "profiles",
-    "DaemonError": "errors",
-    "FakeDaemon": "fakedaemon", "LoggedRequest": "fakedaemon", "NoSuchImage": "fakedaemon",
-    "delete_image": "fakedaemon",
-    "default_images": "defaults",
-    "DockerImagesTransport": "httpx_transport",
-    "assert_valid_images_json": "assertions", "assert_filter_semantics": "assertions",
-    "assert_images_requested": "assertions", "assert_shared_size_default": "assertions",
-    "assert_no_placeholders": "assertions", "assert_placeholders_for_untagged": "assertions",
-    "assert_virtual_size_rule": "assertions", "assert_sorted_by_created": "assertions",
-    "assert_ids_well_formed": "assertions", "assert_containers_default": "assertions",
+_EXPORTS_BY_MODULE = {
+    "_core.model": ("Image", "ImageStore", "Layer", "Manifest", "ModelError"),
+    "_files.seed": ("Seed", "SeedError", "load_seed", "dump_seed"),
+    "_core.profiles": ("Profile", "PROFILES", "DEFAULT_PROFILE", "get_profile"),
+    "_core.errors": ("DaemonError",),
+    "_fake.fakedaemon": ("FakeDaemon", "LoggedRequest", "NoSuchImage", "delete_image"),
+    "_core.defaults": ("default_images",),
+    "_http.httpx_transport": ("DockerImagesTransport",),
+    "assertions": (
+        "assert_valid_images_json", "assert_filter_semantics", "assert_images_requested",
+        "assert_shared_size_default", "assert_no_placeholders", "assert_placeholders_for_untagged",
+        "assert_virtual_size_rule", "assert_sorted_by_created", "assert_ids_well_formed",
+        "assert_containers_default",
+    ),
 }
+_EXPORTS = {name: module for module, names in _EXPORTS_BY_MODULE.items() for name in names}
 
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .model import Image, ImageStore, Layer, Manifest, ModelError  # noqa: F401
-    from .profiles import DEFAULT_PROFILE, PROFILES, Profile, get_profile  # noqa: F401
-    from .seed import Seed, SeedError, dump_seed, load_seed  # noqa: F401
+    from ._core.model import Image, ImageStore, Layer, Manifest, ModelError  # noqa: F401
+    from ._core.profiles import DEFAULT_PROFILE, PROFILES, Profile, get_profile  # noqa: F401
+    from ._files.seed import Seed, SeedError, dump_seed, load_seed  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

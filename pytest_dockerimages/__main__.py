@@ -1,6 +1,6 @@
 """`python -m pytest_dockerimages ...` runs the `dockerimages` command line."""
 import sys
 
-from .cli import main
+from ._cli.main import main
 
 sys.exit(main())

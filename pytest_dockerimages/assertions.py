@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence, Union
 from urllib.parse import urlencode
 
-from . import schema
-from .errors import DaemonError
-from .filters import Entry, resolve_image, select
-from .model import Image, ImageStore, ModelError
-from .profiles import DEFAULT_PROFILE, Profile, at_least, below, get_profile, version_tuple
-from .query import ListQuery, bool_value, canonical_filters, filters_from_json, parse_form, parse_list_query
-from .render import NONE_DIGEST, NONE_TAG
-from .timestamps import NANOS, TimestampError, parse_until
+from ._core.errors import DaemonError
+from ._core.filters import Entry, resolve_image, select
+from ._core.model import Image, ImageStore, ModelError
+from ._core.profiles import DEFAULT_PROFILE, Profile, at_least, below, get_profile, version_tuple
+from ._core.query import ListQuery, bool_value, canonical_filters, filters_from_json, parse_form, parse_list_query
+from ._core.render import NONE_DIGEST, NONE_TAG
+from ._core.timestamps import NANOS, TimestampError, parse_until
+from ._files import schema
 
 __all__ = [
     "assert_valid_images_json",

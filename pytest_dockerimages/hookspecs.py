@@ -24,8 +24,8 @@ import pluggy
 if TYPE_CHECKING:  # pragma: no cover
     import pytest
 
-    from .cassette import Interaction
-    from .wire import Request
+    from ._cassettes.cassette import Interaction
+    from ._core.wire import Request
 
 hookspec = pluggy.HookspecMarker("pytest")
 
@@ -82,7 +82,7 @@ def pytest_dockerimages_match_request(
 ) -> Interaction | None:
     """Choose a recorded interaction for a replayed request that the built-in matching missed.
 
-    ``request`` is a ``pytest_dockerimages.wire.Request`` (``.method``, ``.target``, ``.path``,
+    ``request`` is a ``pytest_dockerimages._core.wire.Request`` (``.method``, ``.target``, ``.path``,
     ``.raw_query``, ``.headers``, ``.body``); ``candidates`` are every interaction of the
     cassette, in recording order. Return one of them to answer with it, or None for no match (the
     test then fails with the nearest interactions, or the fake answers with ``fallback=True``).

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import pytest
 
 if TYPE_CHECKING:
-    from .fakedaemon import FakeDaemon
+    from ._fake.fakedaemon import FakeDaemon
 
 # Before anything imports it: assertion helpers get pytest's rewritten, itemised assert messages.
 pytest.register_assert_rewrite(f"{__package__}.assertions")
@@ -28,8 +28,8 @@ pytest.register_assert_rewrite(f"{__package__}.assertions")
 # The cassette fixtures live in their own module, written separately; wire them in when present.
 # find_spec first: an ImportError raised *inside* that module must surface, not hide it.
 _cassette: Any = (
-    importlib.import_module(f"{__package__}.cassette_fixtures")
-    if importlib.util.find_spec(f"{__package__}.cassette_fixtures") is not None else None
+    importlib.import_module(f"{__package__}._cassettes.fixtures")
+    if importlib.util.find_spec(f"{__package__}._cassettes.fixtures") is not None else None
 )
 
 MARKER = "dockerimages"
@@ -103,7 +103,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini(PROFILE_KEY, "daemon profile the fake Docker daemon answers as", default="")
     parser.addini(SEED_KEY, "seed file for the fake Docker daemon, relative to the ini file", default="")
-    from .realdaemon_fixture import add_real_daemon_options
+    from ._real.fixture import add_real_daemon_options
 
     add_real_daemon_options(_GroupedParser(group, parser))  # type: ignore[arg-type]
     if _cassette is not None and hasattr(_cassette, "addoption"):
@@ -124,7 +124,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
     profile = _configured_profile(config)
     if profile is not None:
-        from .profiles import PROFILES
+        from ._core.profiles import PROFILES
 
         if profile not in PROFILES:
             raise pytest.UsageError(
@@ -157,7 +157,7 @@ def _configured_seed(config: pytest.Config) -> Path | None:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    from .profiles import DEFAULT_PROFILE
+    from ._core.profiles import DEFAULT_PROFILE
 
     profile = (_configured_profile(config) or config.hook.pytest_dockerimages_default_profile(config=config)
                or DEFAULT_PROFILE)
@@ -201,7 +201,7 @@ _DAEMON_KEY = pytest.StashKey["FakeDaemon"]()
 @pytest.fixture(scope="session")
 def _dockerimages_session_daemon() -> Iterator[FakeDaemon]:
     """The one fake daemon server of this session (of this xdist worker): started once, reset per test."""
-    from .fakedaemon import FakeDaemon
+    from ._fake.fakedaemon import FakeDaemon
 
     daemon = FakeDaemon()
     daemon.start()
@@ -229,7 +229,7 @@ def _test_config(request: pytest.FixtureRequest) -> dict[str, Any]:
     if images is None and seed is None:
         images = request.node.ihook.pytest_dockerimages_default_images(config=request.config)
         if images is None:
-            from .defaults import default_images
+            from ._core.defaults import default_images
 
             images = default_images()
     return {"images": images, "seed": seed, "profile": profile}
@@ -243,7 +243,7 @@ def _default_profile(request: pytest.FixtureRequest, config: dict[str, Any]) -> 
         return
     seed = config["seed"]
     if seed is not None:
-        from .seed import Seed, load_seed
+        from ._files.seed import Seed, load_seed
 
         if not isinstance(seed, Seed):
             seed = config["seed"] = load_seed(seed)
@@ -265,8 +265,8 @@ def dockerimages_fake(_dockerimages_session_daemon: FakeDaemon, request: pytest.
     daemon = _dockerimages_session_daemon
     request.node.stash[_DAEMON_KEY] = daemon
     config = _test_config(request)
-    from .profiles import UnknownProfile
-    from .seed import SeedError
+    from ._core.profiles import UnknownProfile
+    from ._files.seed import SeedError
 
     try:
         _default_profile(request, config)
@@ -332,10 +332,10 @@ def dockerimages_httpx(dockerimages_host: str, request: pytest.FixtureRequest) -
     try:
         import httpx  # noqa: F401
     except ImportError:
-        from .realdaemon_fixture import skip_or_fail
+        from ._real.fixture import skip_or_fail
 
         skip_or_fail("httpx is not installed (pip install httpx)")
-    from .httpx_intercept import answered_like
+    from ._http.httpx_intercept import answered_like
 
     with answered_like(_target(request).server):
         yield dockerimages_host
@@ -350,7 +350,7 @@ def dockerimages_client(request: pytest.FixtureRequest) -> Iterator[Any]:
     try:
         import docker
     except ImportError:
-        from .realdaemon_fixture import skip_or_fail
+        from ._real.fixture import skip_or_fail
 
         skip_or_fail("the docker SDK for Python is not installed (pip install docker)")
     client = docker.DockerClient(base_url=_target_host(request), version="auto", timeout=30)
@@ -367,7 +367,7 @@ def dockerimages_real_daemon(request: pytest.FixtureRequest) -> Iterator[Any]:
     Choose it with --dockerimages-real-daemon / ini dockerimages_real_daemon / env
     DOCKERIMAGES_REAL_DAEMON.  Skips when the binaries are missing (fails when CI is set).
     """
-    from .realdaemon_fixture import dockerimages_real_daemon_impl
+    from ._real.fixture import dockerimages_real_daemon_impl
 
     yield from dockerimages_real_daemon_impl(request)
 

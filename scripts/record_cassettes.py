@@ -3,7 +3,7 @@
 
 For each variant (docker-20.10, docker-26.1, docker-26.1-containerd, or those named on the
 command line) this starts a local registry and a private dockerd (see
-pytest_dockerimages/realdaemon.py; install them with `bash scripts/install-daemons.sh`), seeds the
+pytest_dockerimages/_real/harness.py; install them with `bash scripts/install-daemons.sh`), seeds the
 standard image set, then records through the recording proxy:
 
 1. the standard request matrix (pytest_dockerimages/matrix.py) plus an inspect of every image;
@@ -29,11 +29,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pytest_dockerimages.backends.record import RecordingBackend, is_tty, record_matrix  # noqa: E402
-from pytest_dockerimages.cassette import Cassette  # noqa: E402
-from pytest_dockerimages.matrix import CLI_COMMANDS, SDK_CALLS, standard_matrix  # noqa: E402
-from pytest_dockerimages.realdaemon import VARIANTS, dockerimages_real_daemon_factory, find_docker_cli  # noqa: E402
-from pytest_dockerimages.server import Server  # noqa: E402
+from pytest_dockerimages._cassettes.cassette import Cassette  # noqa: E402
+from pytest_dockerimages._cassettes.record import RecordingBackend, is_tty, record_matrix  # noqa: E402
+from pytest_dockerimages._http.server import Server  # noqa: E402
+from pytest_dockerimages._real.harness import VARIANTS, dockerimages_real_daemon_factory, find_docker_cli  # noqa: E402
+from pytest_dockerimages._real.matrix import CLI_COMMANDS, SDK_CALLS, standard_matrix  # noqa: E402
 
 REGISTRY_PSEUDONYM = "registry.example:5000"
 DATA_ROOT_STAND_IN = "/var/lib/docker"

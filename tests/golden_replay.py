@@ -5,12 +5,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pytest_dockerimages.daemon import respond
-from pytest_dockerimages.model import ImageStore
-from pytest_dockerimages.profiles import get_profile
-from pytest_dockerimages.seed import parse_seed
-from pytest_dockerimages.timestamps import NANOS
-from pytest_dockerimages.wire import Request
+from pytest_dockerimages._core.daemon import respond
+from pytest_dockerimages._core.model import ImageStore
+from pytest_dockerimages._core.profiles import get_profile
+from pytest_dockerimages._core.timestamps import NANOS
+from pytest_dockerimages._core.wire import Request
+from pytest_dockerimages._files.seed import parse_seed
 
 GOLDEN = Path(__file__).parent / "golden"
 PROFILES = ("docker-20.10", "docker-26.1", "docker-26.1-containerd")

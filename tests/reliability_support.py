@@ -9,7 +9,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, settings
 
-from pytest_dockerimages.timestamps import NANOS
+from pytest_dockerimages._core.timestamps import NANOS
 
 #: Set in CI: hypothesis keeps no example database there, and skips become failures.
 IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")

@@ -4,11 +4,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pytest_dockerimages.daemon import respond
-from pytest_dockerimages.model import Image, ImageStore
-from pytest_dockerimages.profiles import get_profile
-from pytest_dockerimages.timestamps import NANOS
-from pytest_dockerimages.wire import Request
+from pytest_dockerimages._core.daemon import respond
+from pytest_dockerimages._core.model import Image, ImageStore
+from pytest_dockerimages._core.profiles import get_profile
+from pytest_dockerimages._core.timestamps import NANOS
+from pytest_dockerimages._core.wire import Request
 
 
 def _layer(n: int, size: int) -> dict[str, Any]:

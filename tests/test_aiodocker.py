@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from pytest_dockerimages.fakedaemon import FakeDaemon
-from pytest_dockerimages.schema import validate
+from pytest_dockerimages._fake.fakedaemon import FakeDaemon
+from pytest_dockerimages._files.schema import validate
 
 IMAGES = [
     {"tags": ["shop/app:1.0"], "labels": {"tier": "app"}, "created": "2024-05-01T00:00:00Z"},

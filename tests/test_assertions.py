@@ -18,6 +18,10 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 import rules_store
 
+from pytest_dockerimages._core.profiles import version_tuple
+from pytest_dockerimages._core.query import bool_value, parse_form
+from pytest_dockerimages._core.timestamps import NANOS
+from pytest_dockerimages._files.seed import parse_seed
 from pytest_dockerimages.assertions import (
     assert_containers_default,
     assert_filter_semantics,
@@ -30,10 +34,6 @@ from pytest_dockerimages.assertions import (
     assert_valid_images_json,
     assert_virtual_size_rule,
 )
-from pytest_dockerimages.profiles import version_tuple
-from pytest_dockerimages.query import bool_value, parse_form
-from pytest_dockerimages.seed import parse_seed
-from pytest_dockerimages.timestamps import NANOS
 
 GOLDEN = Path(__file__).parent / "golden"
 GOLDEN_PROFILES = ("docker-20.10", "docker-26.1", "docker-26.1-containerd")
@@ -366,7 +366,7 @@ def test_filters_in_either_form() -> None:
 
 
 def test_fake_daemon_as_universe() -> None:
-    fakedaemon = pytest.importorskip("pytest_dockerimages.fakedaemon")
+    fakedaemon = pytest.importorskip("pytest_dockerimages._fake.fakedaemon")
     golden = GOLDENS["docker-26.1-containerd"]
     interaction = _interaction("docker-26.1-containerd", "26-until")
     now = interaction["now"] * NANOS
@@ -517,7 +517,7 @@ def test_same_second_before_is_not_decided_from_a_listing() -> None:
 
 
 def _get_from_images(profile: str, images: list[dict[str, Any]], target: str) -> tuple[int, Any, dict[str, str]]:
-    from pytest_dockerimages.model import ImageStore
+    from pytest_dockerimages._core.model import ImageStore
 
     store = ImageStore(parse_seed({"images": images}).images, loaded_at_ns=rules_store.NOW_NS)
     return rules_store.get(profile, target, store=store)
@@ -589,8 +589,8 @@ def test_no_requests_at_all() -> None:
 
 
 def test_requests_of_a_running_fake_daemon() -> None:
-    fakedaemon = pytest.importorskip("pytest_dockerimages.fakedaemon")
-    from pytest_dockerimages.unixhttp import request
+    fakedaemon = pytest.importorskip("pytest_dockerimages._fake.fakedaemon")
+    from pytest_dockerimages._http.unixhttp import request
 
     with fakedaemon.FakeDaemon(profile="docker-26.1") as fake:
         status, _, _ = request(fake.docker_host, "GET", DANGLING_MAP)

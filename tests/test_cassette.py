@@ -15,22 +15,22 @@ from pathlib import Path
 
 import pytest
 
-from pytest_dockerimages.backends.fake import FakeBackend
-from pytest_dockerimages.backends.record import RecordingBackend
-from pytest_dockerimages.backends.replay import ReplayBackend, images_from_cassette
-from pytest_dockerimages.cassette import (
+from pytest_dockerimages._cassettes.cassette import (
     Cassette,
     CassetteError,
     Interaction,
     canonical_key,
     load,
 )
-from pytest_dockerimages.model import Image, ImageStore
-from pytest_dockerimages.profiles import PROFILES
-from pytest_dockerimages.resources import data_dir
-from pytest_dockerimages.server import Server
-from pytest_dockerimages.unixhttp import request as http_request
-from pytest_dockerimages.wire import Request, Response
+from pytest_dockerimages._cassettes.record import RecordingBackend
+from pytest_dockerimages._cassettes.replay import ReplayBackend, images_from_cassette
+from pytest_dockerimages._core.model import Image, ImageStore
+from pytest_dockerimages._core.profiles import PROFILES
+from pytest_dockerimages._core.wire import Request, Response
+from pytest_dockerimages._fake.backend import FakeBackend
+from pytest_dockerimages._files.resources import data_dir
+from pytest_dockerimages._http.server import Server
+from pytest_dockerimages._http.unixhttp import request as http_request
 
 SHIPPED = sorted(data_dir("cassettes").glob("*.yaml"))
 SHIPPED_NAMES = ("docker-20.10", "docker-26.1", "docker-26.1-containerd")
@@ -344,7 +344,7 @@ def test_atomic_save_keeps_old_file_on_failure(tmp_path: Path, monkeypatch: pyte
 
 _KILL_WRITER = """
 import sys
-from pytest_dockerimages.cassette import Cassette, Interaction
+from pytest_dockerimages._cassettes.cassette import Cassette, Interaction
 path = sys.argv[1]
 body = b'[' + b','.join(b'{"n": %d}' % i for i in range(3000)) + b']'
 n = 0
@@ -483,7 +483,7 @@ def _write_test(pytester: pytest.Pytester, body: str, name: str = "test_casmod.p
 
 REPLAY_TEST = """
 import json, pytest
-from pytest_dockerimages.unixhttp import request
+from pytest_dockerimages._http.unixhttp import request
 
 @pytest.mark.dockerimages_cassette("docker-20.10")
 def test_builtin(dockerimages_cassette):
@@ -542,7 +542,7 @@ def test_record_mode_none_never_writes_never_connects(pytester: pytest.Pytester,
     before = {p.name: p.stat().st_mtime_ns for p in folder.rglob("*")}
     _write_test(pytester, """
         import pytest
-        from pytest_dockerimages.unixhttp import request
+        from pytest_dockerimages._http.unixhttp import request
 
         @pytest.mark.dockerimages_cassette("kept")
         def test_hit(dockerimages_cassette):
@@ -565,7 +565,7 @@ def test_record_mode_none_never_writes_never_connects(pytester: pytest.Pytester,
 def test_record_once_then_replay(pytester: pytest.Pytester, upstream: Server) -> None:
     _write_test(pytester, """
         import json, pytest
-        from pytest_dockerimages.unixhttp import request
+        from pytest_dockerimages._http.unixhttp import request
 
         @pytest.mark.parametrize("flag", ["0", "1"])
         def test_list(dockerimages_cassette, flag):
@@ -634,7 +634,7 @@ def test_new_episodes_adds_only_unmatched(pytester: pytest.Pytester, upstream: S
              {"format": 1, "profile": "docker-26.1"}).save()
     _write_test(pytester, """
         import pytest
-        from pytest_dockerimages.unixhttp import request
+        from pytest_dockerimages._http.unixhttp import request
 
         @pytest.mark.dockerimages_cassette("ep", record_mode="new_episodes")
         def test_it(dockerimages_cassette):
@@ -653,7 +653,7 @@ def test_new_episodes_adds_only_unmatched(pytester: pytest.Pytester, upstream: S
 def test_fallback_marker(pytester: pytest.Pytester) -> None:
     _write_test(pytester, """
         import json, pytest
-        from pytest_dockerimages.unixhttp import request
+        from pytest_dockerimages._http.unixhttp import request
 
         @pytest.mark.dockerimages_cassette("docker-26.1-containerd", fallback=True)
         def test_it(dockerimages_cassette):
@@ -671,7 +671,7 @@ def test_long_and_parametrized_names_are_valid_files(pytester: pytest.Pytester, 
 
         @pytest.mark.parametrize("x", ["a/b:c", "x" * 300, "sp ace"])
         def test_p(dockerimages_cassette, x):
-            from pytest_dockerimages.unixhttp import request
+            from pytest_dockerimages._http.unixhttp import request
             request(dockerimages_cassette.docker_host, "GET", "/_ping")
     """)
     pytester.runpytest("-p", "no:cacheprovider", f"--dockerimages-docker-host={upstream.docker_host}",
@@ -680,7 +680,7 @@ def test_long_and_parametrized_names_are_valid_files(pytester: pytest.Pytester, 
     assert len(names) == 3
     assert "test_p[a_b_c].yaml" in names and "test_p[sp_ace].yaml" in names
     assert all(len(n) <= 125 for n in names)
-    from pytest_dockerimages.cassette_fixtures import safe_file_name
+    from pytest_dockerimages._cassettes.fixtures import safe_file_name
 
     long = safe_file_name("test_p[" + "x" * 300 + "]")
     assert len(long) <= 120 and long != safe_file_name("test_p[" + "x" * 299 + "]")
@@ -690,7 +690,7 @@ def test_xdist_workers_share_one_cassette(pytester: pytest.Pytester, upstream: S
     pytest.importorskip("xdist")
     _write_test(pytester, """
         import pytest
-        from pytest_dockerimages.unixhttp import request
+        from pytest_dockerimages._http.unixhttp import request
 
         @pytest.mark.parametrize("n", range(12))
         @pytest.mark.dockerimages_cassette("shared", record_mode="all")
@@ -707,7 +707,7 @@ def test_xdist_workers_share_one_cassette(pytester: pytest.Pytester, upstream: S
 
 
 def test_module_alone_as_a_plugin_registers_its_options(pytester: pytest.Pytester) -> None:
-    """Loading cassette_fixtures with -p next to the plugin must not register the options twice."""
-    result = pytester.runpytest("-p", "pytest_dockerimages.cassette_fixtures", "--help")
+    """Loading the cassette fixtures module with -p next to the plugin must not register the options twice."""
+    result = pytester.runpytest("-p", "pytest_dockerimages._cassettes.fixtures", "--help")
     assert result.ret == 0
     assert result.stdout.str().count("--dockerimages-record-mode") == 1

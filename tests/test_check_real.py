@@ -8,11 +8,11 @@ from typing import Iterator
 
 import pytest
 
-from pytest_dockerimages.check import fake_profile_for, run_check
-from pytest_dockerimages.realdaemon import RealDaemon
-from pytest_dockerimages.realdaemon_fixture import started_real_daemon
-from pytest_dockerimages.snapshot import take_snapshot
-from pytest_dockerimages.timestamps import to_ns
+from pytest_dockerimages._core.timestamps import to_ns
+from pytest_dockerimages._real.check import fake_profile_for, run_check
+from pytest_dockerimages._real.fixture import started_real_daemon
+from pytest_dockerimages._real.harness import RealDaemon
+from pytest_dockerimages._real.snapshot import take_snapshot
 
 pytestmark = pytest.mark.realdaemon
 VARIANTS = ["docker-20.10", "docker-26.1", "docker-26.1-containerd"]
@@ -65,8 +65,8 @@ def test_a_broken_rule_is_caught(real_daemon: RealDaemon) -> None:
 def test_cli_snapshot_and_check(real_daemon: RealDaemon, tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
     from pathlib import Path
 
-    from pytest_dockerimages.cli import main
-    from pytest_dockerimages.seed import load_seed
+    from pytest_dockerimages._cli.main import main
+    from pytest_dockerimages._files.seed import load_seed
 
     out = Path(str(tmp_path)) / "seed.yaml"
     assert main(["snapshot", "--docker-host", real_daemon.docker_host, "-o", str(out)]) == 0

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from pytest_dockerimages.cli import build_parser, main
+from pytest_dockerimages._cli.main import build_parser, main
 
 SUBCOMMANDS = ("serve", "profiles", "record", "validate", "snapshot", "check")
 

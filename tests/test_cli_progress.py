@@ -12,9 +12,9 @@ from typing import Iterator
 
 import pytest
 
-from pytest_dockerimages.defaults import default_images
-from pytest_dockerimages.fakedaemon import FakeDaemon
-from pytest_dockerimages.seed import load_seed
+from pytest_dockerimages._core.defaults import default_images
+from pytest_dockerimages._fake.fakedaemon import FakeDaemon
+from pytest_dockerimages._files.seed import load_seed
 
 
 @pytest.fixture(scope="module")

@@ -13,16 +13,16 @@ from typing import Iterator
 
 import pytest
 
-from pytest_dockerimages.defaults import default_images
-from pytest_dockerimages.seed import dump_seed
-from pytest_dockerimages.unixhttp import request
+from pytest_dockerimages._core.defaults import default_images
+from pytest_dockerimages._files.seed import dump_seed
+from pytest_dockerimages._http.unixhttp import request
 
 STARTUP_TIMEOUT = 20.0
 
 
 def start_serve(*args: str) -> subprocess.Popen[str]:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.Popen([sys.executable, "-m", "pytest_dockerimages.cli", "serve", *args],
+    return subprocess.Popen([sys.executable, "-m", "pytest_dockerimages._cli.main", "serve", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
@@ -102,7 +102,7 @@ def test_serve_tcp(served: list[subprocess.Popen[str]]) -> None:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pytest_dockerimages.cli", *args],
+    return subprocess.run([sys.executable, "-m", "pytest_dockerimages._cli.main", *args],
                           capture_output=True, text=True, timeout=60)
 
 

@@ -19,13 +19,13 @@ from typing import Any, Iterator
 
 import pytest
 
-from pytest_dockerimages import schema
-from pytest_dockerimages.daemon import split_version
-from pytest_dockerimages.defaults import default_images
-from pytest_dockerimages.fakedaemon import FakeDaemon
-from pytest_dockerimages.reference import parse_normalized
-from pytest_dockerimages.unixhttp import request
-from pytest_dockerimages.wire import Backend, Request, Response
+from pytest_dockerimages._core.daemon import split_version
+from pytest_dockerimages._core.defaults import default_images
+from pytest_dockerimages._core.reference import parse_normalized
+from pytest_dockerimages._core.wire import Backend, Request, Response
+from pytest_dockerimages._fake.fakedaemon import FakeDaemon
+from pytest_dockerimages._files import schema
+from pytest_dockerimages._http.unixhttp import request
 
 PROFILES = ["docker-20.10", "docker-26.1", "docker-28.1-containerd"]
 NONE = "<none>"

@@ -21,7 +21,7 @@ INI_KEYS = (
 FIXTURES = ("dockerimages_fake", "dockerimages_host", "dockerimages_client", "dockerimages_cassette",
             "dockerimages_real_daemon", "_dockerimages_session_daemon")
 #: What loading the plugin (and running tests that do not use it) must not import.
-HEAVY = ("vcr", "jsonschema", "docker", "yaml", "requests", "pytest_dockerimages.realdaemon")
+HEAVY = ("vcr", "jsonschema", "docker", "yaml", "requests", "pytest_dockerimages._real.harness")
 
 
 def _group_section(help_text: str) -> str:
@@ -137,7 +137,8 @@ def test_a_run_that_does_not_use_the_plugin_imports_nothing_heavy(pytester: pyte
 
 
 def test_real_daemon_option_names_match_realdaemon() -> None:
-    from pytest_dockerimages import realdaemon, realdaemon_fixture
+    from pytest_dockerimages._real import fixture as realdaemon_fixture
+    from pytest_dockerimages._real import harness as realdaemon
 
     assert realdaemon_fixture.VARIANT_NAMES == tuple(realdaemon.VARIANTS)
     assert realdaemon_fixture.DEFAULT_VARIANT == realdaemon.DEFAULT_VARIANT

@@ -6,14 +6,20 @@ from pathlib import Path
 
 import pytest
 
-from pytest_dockerimages.errors import DaemonError
-from pytest_dockerimages.gojson import GoJSONError, check_syntax
-from pytest_dockerimages.model import Image, ImageStore, ModelError
-from pytest_dockerimages.profiles import get_profile
-from pytest_dockerimages.query import bool_value, canonical_filters, filters_from_json, parse_form, parse_list_query
-from pytest_dockerimages.reference import PatternError, ReferenceError, glob_match, parse_any, parse_normalized
-from pytest_dockerimages.seed import SeedError, dump_seed, load_seed
-from pytest_dockerimages.timestamps import NANOS, TimestampError, format_rfc3339_ns, parse_until, to_ns
+from pytest_dockerimages._core.errors import DaemonError
+from pytest_dockerimages._core.gojson import GoJSONError, check_syntax
+from pytest_dockerimages._core.model import Image, ImageStore, ModelError
+from pytest_dockerimages._core.profiles import get_profile
+from pytest_dockerimages._core.query import (
+    bool_value,
+    canonical_filters,
+    filters_from_json,
+    parse_form,
+    parse_list_query,
+)
+from pytest_dockerimages._core.reference import PatternError, ReferenceError, glob_match, parse_any, parse_normalized
+from pytest_dockerimages._core.timestamps import NANOS, TimestampError, format_rfc3339_ns, parse_until, to_ns
+from pytest_dockerimages._files.seed import SeedError, dump_seed, load_seed
 
 # Go's path.Match semantics (cases from its documented behaviour)
 GLOBS = [
@@ -243,13 +249,13 @@ GO_ENCODING = [
 
 @pytest.mark.parametrize("why, document, expected", GO_ENCODING, ids=[row[0] for row in GO_ENCODING])
 def test_encode_writes_what_go_writes(why: str, document: object, expected: bytes) -> None:
-    from pytest_dockerimages.render import encode
+    from pytest_dockerimages._core.render import encode
 
     assert encode(document) == expected, why
 
 
 def test_encode_refuses_what_json_cannot_hold() -> None:
-    from pytest_dockerimages.render import encode
+    from pytest_dockerimages._core.render import encode
 
     with pytest.raises(TypeError, match="not JSON serializable"):
         encode({"x": object()})

@@ -6,10 +6,11 @@ import sys
 
 import pytest
 
-from pytest_dockerimages import deletion, fakedaemon
-from pytest_dockerimages.errors import DaemonError
-from pytest_dockerimages.model import Image, ImageStore
-from pytest_dockerimages.profiles import get_profile
+from pytest_dockerimages._core import deletion
+from pytest_dockerimages._core.errors import DaemonError
+from pytest_dockerimages._core.model import Image, ImageStore
+from pytest_dockerimages._core.profiles import get_profile
+from pytest_dockerimages._fake import fakedaemon
 
 
 def test_names_stay_importable_from_fakedaemon() -> None:
@@ -19,9 +20,9 @@ def test_names_stay_importable_from_fakedaemon() -> None:
 
 
 def test_deletion_needs_no_server() -> None:
-    code = ("import sys, pytest_dockerimages.deletion\n"
-            "print(sorted(m for m in sys.modules if m in ('pytest_dockerimages.server', "
-            "'pytest_dockerimages.fakedaemon', 'socket', 'socketserver')))")
+    code = ("import sys, pytest_dockerimages._core.deletion\n"
+            "print(sorted(m for m in sys.modules if m in ('pytest_dockerimages._http.server', "
+            "'pytest_dockerimages._fake.fakedaemon', 'socket', 'socketserver')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from pytest_dockerimages.defaults import default_images
-from pytest_dockerimages.errors import DaemonError
-from pytest_dockerimages.fakedaemon import FakeDaemon, LoggedRequest, NoSuchImage, delete_image
-from pytest_dockerimages.model import Image, ImageStore
-from pytest_dockerimages.profiles import DEFAULT_PROFILE, get_profile
-from pytest_dockerimages.seed import dump_seed
-from pytest_dockerimages.unixhttp import request
+from pytest_dockerimages._core.defaults import default_images
+from pytest_dockerimages._core.errors import DaemonError
+from pytest_dockerimages._core.model import Image, ImageStore
+from pytest_dockerimages._core.profiles import DEFAULT_PROFILE, get_profile
+from pytest_dockerimages._fake.fakedaemon import FakeDaemon, LoggedRequest, NoSuchImage, delete_image
+from pytest_dockerimages._files.seed import dump_seed
+from pytest_dockerimages._http.unixhttp import request
 
 ID = "sha256:" + "1" * 64
 PARENT = "sha256:" + "2" * 64

@@ -8,7 +8,7 @@ from typing import Iterator
 import pytest
 
 from pytest_dockerimages import FakeDaemon
-from pytest_dockerimages.cassette import Cassette
+from pytest_dockerimages._cassettes.cassette import Cassette
 
 pytest_plugins = ["pytester"]
 
@@ -181,8 +181,8 @@ def test_before_record_bad_return_value_is_an_error(pytester: pytest.Pytester, u
 
 
 def _write_cassette(path: Path, upstream: FakeDaemon) -> None:
-    from pytest_dockerimages.backends.record import RecordingBackend
-    from pytest_dockerimages.server import Server
+    from pytest_dockerimages._cassettes.record import RecordingBackend
+    from pytest_dockerimages._http.server import Server
 
     cassette = Cassette(path)
     backend = RecordingBackend(upstream.docker_host, cassette)

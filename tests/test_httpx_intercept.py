@@ -9,12 +9,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pytest_dockerimages.backends.fake import FakeBackend
-from pytest_dockerimages.defaults import default_images
-from pytest_dockerimages.fakedaemon import FakeDaemon
-from pytest_dockerimages.httpx_intercept import answered_in_process, answered_like
-from pytest_dockerimages.model import ImageStore
-from pytest_dockerimages.profiles import get_profile
+from pytest_dockerimages._core.defaults import default_images
+from pytest_dockerimages._core.model import ImageStore
+from pytest_dockerimages._core.profiles import get_profile
+from pytest_dockerimages._fake.backend import FakeBackend
+from pytest_dockerimages._fake.fakedaemon import FakeDaemon
+from pytest_dockerimages._http.httpx_intercept import answered_in_process, answered_like
 
 pytest_plugins = ["pytester"]
 

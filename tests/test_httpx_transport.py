@@ -7,14 +7,14 @@ import asyncio
 import httpx
 import pytest
 
-from pytest_dockerimages.backends.fake import FakeBackend
-from pytest_dockerimages.backends.replay import ReplayBackend
-from pytest_dockerimages.defaults import default_images
-from pytest_dockerimages.fakedaemon import FakeDaemon
-from pytest_dockerimages.httpx_transport import DockerImagesTransport
-from pytest_dockerimages.model import ImageStore
-from pytest_dockerimages.profiles import get_profile
-from pytest_dockerimages.resources import data_dir
+from pytest_dockerimages._cassettes.replay import ReplayBackend
+from pytest_dockerimages._core.defaults import default_images
+from pytest_dockerimages._core.model import ImageStore
+from pytest_dockerimages._core.profiles import get_profile
+from pytest_dockerimages._fake.backend import FakeBackend
+from pytest_dockerimages._fake.fakedaemon import FakeDaemon
+from pytest_dockerimages._files.resources import data_dir
+from pytest_dockerimages._http.httpx_transport import DockerImagesTransport
 
 TARGETS = ["/_ping", "/version", "/v1.45/images/json?all=1",
            "/v1.45/images/json?filters=%7B%22dangling%22%3A%5B%22true%22%5D%7D",

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from rules_store import IMAGES, NOW_NS, STORE, q
 
-from pytest_dockerimages import render
-from pytest_dockerimages.daemon import respond
-from pytest_dockerimages.model import ImageStore
-from pytest_dockerimages.profiles import PROFILES, get_profile, version_tuple
-from pytest_dockerimages.timestamps import NANOS
-from pytest_dockerimages.wire import Request
+from pytest_dockerimages._core import render
+from pytest_dockerimages._core.daemon import respond
+from pytest_dockerimages._core.model import ImageStore
+from pytest_dockerimages._core.profiles import PROFILES, get_profile, version_tuple
+from pytest_dockerimages._core.timestamps import NANOS
+from pytest_dockerimages._core.wire import Request
 
 # (why, first target, second target, whether the second is answered from the first one's memo)
 SAME_ANSWER = [
@@ -90,7 +90,7 @@ def test_the_memo_keeps_a_bounded_number_of_bytes(monkeypatch: pytest.MonkeyPatc
 
 def test_the_filters_parse_cache_hands_out_fresh_dicts() -> None:
     """A caller adding to the parsed filters (the legacy `filter` parameter does) changes no later parse."""
-    from pytest_dockerimages.query import filters_from_json
+    from pytest_dockerimages._core.query import filters_from_json
 
     profile = get_profile("docker-20.10")
     first = filters_from_json('{"label":["a"]}', profile)

@@ -21,7 +21,7 @@ from typing import Iterator
 
 import pytest
 
-from pytest_dockerimages.realdaemon_fixture import skip_or_fail
+from pytest_dockerimages._real.fixture import skip_or_fail
 
 pytestmark = pytest.mark.packaging
 
@@ -129,7 +129,7 @@ def test_plugin_loads_and_its_fixtures_work(installed: Installed) -> None:
 
 def test_schemas_and_cassettes_are_inside_the_installed_package(installed: Installed) -> None:
     out = installed.python_out(
-        "import pytest_dockerimages as p; from pytest_dockerimages.resources import data_dir\n"
+        "import pytest_dockerimages as p; from pytest_dockerimages._files.resources import data_dir\n"
         "print(p.__file__); print(data_dir('schemas')); print(data_dir('cassettes'))")
     package_file, schemas, cassettes = (Path(line) for line in out.splitlines())
     package = package_file.parent
@@ -138,7 +138,7 @@ def test_schemas_and_cassettes_are_inside_the_installed_package(installed: Insta
     assert {p.name for p in cassettes.glob("*.yaml")} >= {"docker-20.10.yaml", "docker-26.1.yaml",
                                                           "docker-26.1-containerd.yaml"}
     assert (package / "py.typed").is_file()
-    assert (package / "hookspecs.py").is_file() and (package / "backends" / "replay.py").is_file()
+    assert (package / "hookspecs.py").is_file() and (package / "_cassettes" / "replay.py").is_file()
 
 
 def test_entry_points(installed: Installed) -> None:
@@ -148,7 +148,7 @@ def test_entry_points(installed: Installed) -> None:
         "print([(e.name, e.value) for e in entry_points(group='console_scripts') if e.name == 'dockerimages'])")
     plugins, scripts = out.splitlines()
     assert "('dockerimages', 'pytest_dockerimages.plugin')" in plugins
-    assert "('dockerimages', 'pytest_dockerimages.cli:main')" in scripts
+    assert "('dockerimages', 'pytest_dockerimages._cli.main:main')" in scripts
 
 
 def test_dockerimages_help_lists_every_subcommand(installed: Installed) -> None:
@@ -170,7 +170,7 @@ def test_dockerimages_serve_prints_docker_host_and_stops_on_sigterm(installed: I
         assert re.fullmatch(r"DOCKER_HOST=unix:///\S+\.sock", line), line
         socket_path = line.split("unix://", 1)[1]
         assert os.path.exists(socket_path)
-        from pytest_dockerimages.unixhttp import request
+        from pytest_dockerimages._http.unixhttp import request
 
         status, _, body = request(line.split("=", 1)[1], "GET", "/_ping")
         assert (status, body) == (200, b"OK")

@@ -104,8 +104,8 @@ def test_seed_from_ini_option_and_marker(pytester: pytest.Pytester) -> None:
 def test_defaults_and_fresh_state_per_test_on_one_server(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(textwrap.dedent("""
         import pytest
-        from pytest_dockerimages.defaults import default_images
-        from pytest_dockerimages.unixhttp import request
+        from pytest_dockerimages._core.defaults import default_images
+        from pytest_dockerimages._http.unixhttp import request
 
         hosts = []
 
@@ -265,7 +265,7 @@ def test_dockerimages_client_lists_the_fake_images(pytester: pytest.Pytester) ->
 
 def test_server_errors_fail_the_test(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(textwrap.dedent("""
-        from pytest_dockerimages.unixhttp import request
+        from pytest_dockerimages._http.unixhttp import request
 
         class Boom:
             def handle(self, req):

@@ -28,7 +28,7 @@ from typing import Iterator
 
 import pytest
 
-from pytest_dockerimages.realdaemon_fixture import skip_or_fail
+from pytest_dockerimages._real.fixture import skip_or_fail
 
 pytest_plugins = ["pytester"]
 
@@ -98,8 +98,8 @@ def _skip_for(block: Block) -> None:
 @pytest.fixture
 def upstream() -> Iterator[str]:
     """A daemon for the recording examples to record from: the fake itself."""
-    from pytest_dockerimages.defaults import default_images
-    from pytest_dockerimages.fakedaemon import FakeDaemon
+    from pytest_dockerimages._core.defaults import default_images
+    from pytest_dockerimages._fake.fakedaemon import FakeDaemon
 
     with FakeDaemon(images=default_images(), profile="docker-26.1") as daemon:
         yield daemon.docker_host
@@ -158,7 +158,7 @@ def _argv(words: list[str], upstream: str, tmp_path: Path) -> list[str]:
     """The command to run: your daemon is the stand-in, and `tests/` a small recording test folder."""
     words = [w.replace(YOUR_DAEMON, upstream) for w in words]
     if words[0] == "dockerimages":
-        return [sys.executable, "-m", "pytest_dockerimages.cli", *words[1:]]
+        return [sys.executable, "-m", "pytest_dockerimages._cli.main", *words[1:]]
     folder = tmp_path / "tests"
     folder.mkdir(exist_ok=True)
     (folder / "test_recording.py").write_text(RECORDING_TEST, encoding="utf-8")
@@ -229,7 +229,8 @@ def test_fixtures_table_matches_the_plugin() -> None:
 
 
 def test_markers_table_matches_the_plugin() -> None:
-    from pytest_dockerimages import cassette_fixtures, plugin
+    from pytest_dockerimages import plugin
+    from pytest_dockerimages._cassettes import fixtures as cassette_fixtures
 
     rows = {row[0].strip("`"): row[1] for row in _rows(_section("Markers"))}
     assert set(rows) == {plugin.MARKER, plugin.CASSETTE_MARKER}
@@ -240,7 +241,7 @@ def test_markers_table_matches_the_plugin() -> None:
 
 
 def test_profiles_table_matches_the_profiles() -> None:
-    from pytest_dockerimages.profiles import DEFAULT_PROFILE, PROFILES
+    from pytest_dockerimages._core.profiles import DEFAULT_PROFILE, PROFILES
 
     section = _section("Profiles")
     named = set()
@@ -257,14 +258,14 @@ def test_profiles_table_matches_the_profiles() -> None:
 
 
 def test_record_modes_table_matches_the_code() -> None:
-    from pytest_dockerimages.cassette_fixtures import RECORD_MODES
+    from pytest_dockerimages._cassettes.fixtures import RECORD_MODES
 
     modes = [cell.strip("`").split("`")[0] for cell in _first_column(_section("Record modes"))]
     assert modes == list(RECORD_MODES)
 
 
 def test_command_table_lists_every_subcommand() -> None:
-    from pytest_dockerimages.cli import build_parser
+    from pytest_dockerimages._cli.main import build_parser
 
     parser = build_parser()
     subcommands = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]

@@ -18,8 +18,9 @@ from typing import Any, Iterator
 
 import pytest
 
-from pytest_dockerimages import imagetar
-from pytest_dockerimages.realdaemon import (
+from pytest_dockerimages._real import imagetar
+from pytest_dockerimages._real.fixture import skip_or_fail
+from pytest_dockerimages._real.harness import (
     VARIANTS,
     RealDaemon,
     RealRegistry,
@@ -28,7 +29,6 @@ from pytest_dockerimages.realdaemon import (
     find_dockerd,
     missing_requirements,
 )
-from pytest_dockerimages.realdaemon_fixture import skip_or_fail
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXPECTED_API = {"docker-20.10": "1.41", "docker-26.1": "1.45", "docker-26.1-containerd": "1.45"}
@@ -62,7 +62,7 @@ def test_archive_bytes_are_identical_on_every_call() -> None:
 def test_ids_are_the_same_in_separate_processes() -> None:
     """Across interpreter runs (different hash seeds): same archive bytes, same config digests."""
     code = (
-        "import hashlib, json; from pytest_dockerimages import imagetar as t; "
+        "import hashlib, json; from pytest_dockerimages._real import imagetar as t; "
         "print(json.dumps([hashlib.sha256(t.build_archive()).hexdigest(), t.expected_ids()]))"
     )
     outputs = []
@@ -305,7 +305,7 @@ def test_start_failure_reports_the_log_and_cleans_up(tmp_path: Path) -> None:
 # by hand, so these tests check realdaemon_fixture alone, whatever state plugin.py is in.
 NO_PLUGIN = ("-p", "no:dockerimages")
 CONFTEST = """
-from pytest_dockerimages.realdaemon_fixture import add_real_daemon_options, dockerimages_real_daemon
+from pytest_dockerimages._real.fixture import add_real_daemon_options, dockerimages_real_daemon
 
 def pytest_addoption(parser):
     add_real_daemon_options(parser)
@@ -360,7 +360,7 @@ def test_terminate_escalates_and_reaps_children_named_after_our_dir(tmp_path: Pa
     containerd) that survives it is stopped too; nothing else is touched."""
     import time
 
-    from pytest_dockerimages.realdaemon import _terminate
+    from pytest_dockerimages._real.harness import _terminate
 
     script = tmp_path / "stubborn"
     script.write_text(

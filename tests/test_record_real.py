@@ -16,13 +16,13 @@ from typing import Any, Iterator
 
 import pytest
 
-from pytest_dockerimages.backends.record import RecordingBackend
-from pytest_dockerimages.backends.replay import ReplayBackend
-from pytest_dockerimages.cassette import Cassette
-from pytest_dockerimages.matrix import CLI_COMMANDS, SDK_CALLS, standard_matrix
-from pytest_dockerimages.realdaemon import RealDaemon
-from pytest_dockerimages.realdaemon_fixture import skip_or_fail, started_real_daemon
-from pytest_dockerimages.server import Server
+from pytest_dockerimages._cassettes.cassette import Cassette
+from pytest_dockerimages._cassettes.record import RecordingBackend
+from pytest_dockerimages._cassettes.replay import ReplayBackend
+from pytest_dockerimages._http.server import Server
+from pytest_dockerimages._real.fixture import skip_or_fail, started_real_daemon
+from pytest_dockerimages._real.harness import RealDaemon
+from pytest_dockerimages._real.matrix import CLI_COMMANDS, SDK_CALLS, standard_matrix
 
 pytestmark = [pytest.mark.realdaemon, pytest.mark.dockercli]
 
@@ -44,7 +44,7 @@ def docker_sdk() -> Any:
 
 
 def cli(docker_host: str, config: Path) -> list[list[str]]:
-    from pytest_dockerimages.realdaemon import find_docker_cli
+    from pytest_dockerimages._real.harness import find_docker_cli
 
     binary = find_docker_cli()
     if binary is None:

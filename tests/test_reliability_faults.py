@@ -32,15 +32,15 @@ from typing import Iterator
 
 import pytest
 
-from pytest_dockerimages.backends.record import RecordingBackend
-from pytest_dockerimages.backends.replay import ReplayBackend
-from pytest_dockerimages.cassette import Cassette, CassetteError
-from pytest_dockerimages.cassette import load as cached_load
-from pytest_dockerimages.fakedaemon import FakeDaemon
-from pytest_dockerimages.model import Image
-from pytest_dockerimages.resources import data_dir
-from pytest_dockerimages.seed import SeedError, load_seed
-from pytest_dockerimages.wire import Request
+from pytest_dockerimages._cassettes.cassette import Cassette, CassetteError
+from pytest_dockerimages._cassettes.cassette import load as cached_load
+from pytest_dockerimages._cassettes.record import RecordingBackend
+from pytest_dockerimages._cassettes.replay import ReplayBackend
+from pytest_dockerimages._core.model import Image
+from pytest_dockerimages._core.wire import Request
+from pytest_dockerimages._fake.fakedaemon import FakeDaemon
+from pytest_dockerimages._files.resources import data_dir
+from pytest_dockerimages._files.seed import SeedError, load_seed
 
 ROOT = Path(__file__).resolve().parent.parent
 BIG_IMAGES = [Image(tags=[f"team/app{n}:1.{n}", f"localhost:5000/team/app{n}:latest"], labels={"big": "x", "n": str(n)},
@@ -57,9 +57,9 @@ def upstream() -> Iterator[FakeDaemon]:
 
 _RECORDER = textwrap.dedent("""
     import json, sys, urllib.parse
-    from pytest_dockerimages.backends.record import RecordingBackend
-    from pytest_dockerimages.cassette import Cassette
-    from pytest_dockerimages.wire import Request
+    from pytest_dockerimages._cassettes.record import RecordingBackend
+    from pytest_dockerimages._cassettes.cassette import Cassette
+    from pytest_dockerimages._core.wire import Request
 
     upstream, path, run = sys.argv[1], sys.argv[2], sys.argv[3]
     cassette = Cassette(None)
@@ -155,7 +155,7 @@ def test_daemon_gone_mid_test_fails_it_clearly_and_keeps_the_recorded_file(pytes
     (folder / "rec.yaml").write_bytes(shipped)
     pytester.makeconftest("""
         import pytest
-        from pytest_dockerimages.fakedaemon import FakeDaemon
+        from pytest_dockerimages._fake.fakedaemon import FakeDaemon
 
         UPSTREAM = FakeDaemon(profile="docker-26.1")
 
@@ -169,7 +169,7 @@ def test_daemon_gone_mid_test_fails_it_clearly_and_keeps_the_recorded_file(pytes
     pytester.makepyfile(test_gone="""
         import pytest
         from conftest import UPSTREAM
-        from pytest_dockerimages.unixhttp import request
+        from pytest_dockerimages._http.unixhttp import request
 
         @pytest.mark.dockerimages_cassette("rec", record_mode="all")
         def test_daemon_goes_away(dockerimages_cassette):
@@ -303,8 +303,8 @@ def _write(path: Path, text: str) -> Path:
 
 @pytest.mark.realdaemon
 def test_real_daemon_gone_mid_recording_is_a_clear_error_and_the_cassette_is_kept(tmp_path: Path) -> None:
-    from pytest_dockerimages.realdaemon import dockerimages_real_daemon_factory, missing_requirements
-    from pytest_dockerimages.realdaemon_fixture import skip_or_fail
+    from pytest_dockerimages._real.fixture import skip_or_fail
+    from pytest_dockerimages._real.harness import dockerimages_real_daemon_factory, missing_requirements
 
     missing = missing_requirements("docker-26.1", seed=False)
     if missing:

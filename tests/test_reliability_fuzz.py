@@ -37,17 +37,17 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from reliability_support import NOW, SCALE, fuzz_settings
 
-from pytest_dockerimages.daemon import respond
-from pytest_dockerimages.defaults import default_images
-from pytest_dockerimages.fakedaemon import FakeDaemon
-from pytest_dockerimages.model import Image, ImageStore
-from pytest_dockerimages.profiles import PROFILES, Profile
-from pytest_dockerimages.reference import compile_glob, glob_match
-from pytest_dockerimages.schema import validate
-from pytest_dockerimages.seed import Seed, parse_seed
-from pytest_dockerimages.timestamps import NANOS
-from pytest_dockerimages.unixhttp import connection_for
-from pytest_dockerimages.wire import Request, Response
+from pytest_dockerimages._core.daemon import respond
+from pytest_dockerimages._core.defaults import default_images
+from pytest_dockerimages._core.model import Image, ImageStore
+from pytest_dockerimages._core.profiles import PROFILES, Profile
+from pytest_dockerimages._core.reference import compile_glob, glob_match
+from pytest_dockerimages._core.timestamps import NANOS
+from pytest_dockerimages._core.wire import Request, Response
+from pytest_dockerimages._fake.fakedaemon import FakeDaemon
+from pytest_dockerimages._files.schema import validate
+from pytest_dockerimages._files.seed import Seed, parse_seed
+from pytest_dockerimages._http.unixhttp import connection_for
 
 ALL_PROFILES: list[Profile] = list(PROFILES.values())
 IMAGES = default_images() + [Image(tags=["UPPERCASE-free/name:tag", "docker.io/library/alpine:3"], created=1_000,

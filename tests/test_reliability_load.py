@@ -28,13 +28,13 @@ from typing import Iterator
 import pytest
 from reliability_support import NOW
 
-from pytest_dockerimages.daemon import respond
-from pytest_dockerimages.fakedaemon import FakeDaemon
-from pytest_dockerimages.model import Image
-from pytest_dockerimages.realdaemon_fixture import skip_or_fail
-from pytest_dockerimages.seed import Seed
-from pytest_dockerimages.unixhttp import connection_for, request
-from pytest_dockerimages.wire import Request
+from pytest_dockerimages._core.daemon import respond
+from pytest_dockerimages._core.model import Image
+from pytest_dockerimages._core.wire import Request
+from pytest_dockerimages._fake.fakedaemon import FakeDaemon
+from pytest_dockerimages._files.seed import Seed
+from pytest_dockerimages._http.unixhttp import connection_for, request
+from pytest_dockerimages._real.fixture import skip_or_fail
 
 ROOT = Path(__file__).resolve().parent.parent
 ID1, ID2, ID3, ID4 = ("sha256:" + c * 64 for c in "1234")

@@ -29,15 +29,15 @@ from typing import Iterator
 import pytest
 from reliability_support import ConnectionSentinel
 
-from pytest_dockerimages.backends.fake import FakeBackend
-from pytest_dockerimages.backends.record import RecordingBackend
-from pytest_dockerimages.cassette import Cassette
-from pytest_dockerimages.fakedaemon import FakeDaemon
-from pytest_dockerimages.model import Image, ImageStore
-from pytest_dockerimages.profiles import PROFILES
-from pytest_dockerimages.server import Server
-from pytest_dockerimages.unixhttp import request
-from pytest_dockerimages.wire import Request, Response
+from pytest_dockerimages._cassettes.cassette import Cassette
+from pytest_dockerimages._cassettes.record import RecordingBackend
+from pytest_dockerimages._core.model import Image, ImageStore
+from pytest_dockerimages._core.profiles import PROFILES
+from pytest_dockerimages._core.wire import Request, Response
+from pytest_dockerimages._fake.backend import FakeBackend
+from pytest_dockerimages._fake.fakedaemon import FakeDaemon
+from pytest_dockerimages._http.server import Server
+from pytest_dockerimages._http.unixhttp import request
 
 # --------------------------------------------------------------------------- sockets
 
@@ -152,7 +152,7 @@ _CONFTEST = """
 
     import pytest
 
-    from pytest_dockerimages.fakedaemon import FakeDaemon
+    from pytest_dockerimages._fake.fakedaemon import FakeDaemon
 
     REPORT = Path(os.environ["LEAK_REPORT"])
     PORTS = []
@@ -191,8 +191,8 @@ _TESTS = """
     import pytest
 
     from conftest import PORTS
-    from pytest_dockerimages.fakedaemon import FakeDaemon
-    from pytest_dockerimages.unixhttp import request
+    from pytest_dockerimages._fake.fakedaemon import FakeDaemon
+    from pytest_dockerimages._http.unixhttp import request
 
 
     def private(host):
@@ -284,8 +284,8 @@ def test_a_session_never_contacts_a_real_daemon_and_leaves_nothing_behind(
     pytester.makeconftest(textwrap.dedent(_CONFTEST))
     pytester.makepyfile(test_session=textwrap.dedent(_TESTS) + (textwrap.dedent(_REAL_DAEMON_TEST) if real else ""))
     if real:
-        from pytest_dockerimages.realdaemon import missing_requirements
-        from pytest_dockerimages.realdaemon_fixture import skip_or_fail
+        from pytest_dockerimages._real.fixture import skip_or_fail
+        from pytest_dockerimages._real.harness import missing_requirements
 
         missing = missing_requirements("docker-26.1")
         if missing:

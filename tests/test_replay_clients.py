@@ -13,12 +13,12 @@ from typing import Any, Iterator
 
 import pytest
 
-from pytest_dockerimages.backends.replay import ReplayBackend
-from pytest_dockerimages.cassette import Interaction, load
-from pytest_dockerimages.matrix import CLI_COMMANDS, SDK_CALLS, images_json
-from pytest_dockerimages.realdaemon_fixture import skip_or_fail
-from pytest_dockerimages.resources import data_dir
-from pytest_dockerimages.server import Server
+from pytest_dockerimages._cassettes.cassette import Interaction, load
+from pytest_dockerimages._cassettes.replay import ReplayBackend
+from pytest_dockerimages._files.resources import data_dir
+from pytest_dockerimages._http.server import Server
+from pytest_dockerimages._real.fixture import skip_or_fail
+from pytest_dockerimages._real.matrix import CLI_COMMANDS, SDK_CALLS, images_json
 
 NAMES = ("docker-20.10", "docker-26.1", "docker-26.1-containerd")
 FMT = "{{.ID}} {{.Repository}}:{{.Tag}} {{.Digest}}"

@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 from rules_store import APP, BASE, DANGLING, EMPTY, PINNED, get, names, q
 
-from pytest_dockerimages.profiles import PROFILES, get_profile
-from pytest_dockerimages.schema import validate
+from pytest_dockerimages._core.profiles import PROFILES, get_profile
+from pytest_dockerimages._files.schema import validate
 
 NONE_TAGS = ["<none>:<none>"]
 NONE_DIGESTS = ["<none>@<none>"]
@@ -105,8 +105,8 @@ def test_key_order_and_newest_first(profile: str) -> None:
 def test_compact_json_with_trailing_newline() -> None:
     from rules_store import NOW_NS, STORE
 
-    from pytest_dockerimages.daemon import respond
-    from pytest_dockerimages.wire import Request
+    from pytest_dockerimages._core.daemon import respond
+    from pytest_dockerimages._core.wire import Request
 
     response = respond(STORE, get_profile("docker-26.1"), Request("GET", q({"reference": ["nosuch"]})), NOW_NS)
     assert response.body == b"[]\n"
@@ -201,7 +201,7 @@ def test_rendered_responses_validate_strictly(profile: str, version: str) -> Non
 
 @pytest.mark.parametrize(("profile", "store"), [("docker-26.1", "graphdriver"), ("docker-26.1-containerd", "containerd")])
 def test_info_tells_the_image_store(profile: str, store: str) -> None:
-    from pytest_dockerimages.snapshot import image_store_of
+    from pytest_dockerimages._real.snapshot import image_store_of
 
     status, body, _ = get(profile, "/info")
     assert status == 200 and body["Images"] == 7 and image_store_of(body) == store

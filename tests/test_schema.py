@@ -1,4 +1,4 @@
-"""Tests of the shipped JSON Schemas and of pytest_dockerimages.schema.
+"""Tests of the shipped JSON Schemas and of pytest_dockerimages._files.schema.
 
 Everything here runs from the repository alone. The two tests that compare against the swagger files
 or real daemon captures look for them in ../shared beside the repository and skip when it is absent.
@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from pytest_dockerimages import schema
-from pytest_dockerimages.resources import data_dir
+from pytest_dockerimages._files import schema
+from pytest_dockerimages._files.resources import data_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
@@ -348,7 +348,7 @@ def test_schema_for_returns_a_copy() -> None:
 
 
 def test_importing_the_module_loads_no_validator_library() -> None:
-    code = ("import sys, pytest_dockerimages.schema; "
+    code = ("import sys, pytest_dockerimages._files.schema; "
             "print(sorted(m for m in ('jsonschema', 'fastjsonschema') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True,
                             check=True)

@@ -10,9 +10,9 @@ import pytest
 import yaml
 from golden_replay import PROFILES, load
 
-from pytest_dockerimages.defaults import default_images
-from pytest_dockerimages.resources import data_dir
-from pytest_dockerimages.seed import dump_seed
+from pytest_dockerimages._core.defaults import default_images
+from pytest_dockerimages._files.resources import data_dir
+from pytest_dockerimages._files.seed import dump_seed
 
 SCHEMA = json.loads((data_dir("schemas") / "seed.schema.json").read_text())
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from pytest_dockerimages.server import Server, ServerError, SocketInUseError
-from pytest_dockerimages.unixhttp import UnixHTTPConnection, parse_docker_host, request, session_for
-from pytest_dockerimages.wire import Request, Response
+from pytest_dockerimages._core.wire import Request, Response
+from pytest_dockerimages._http.server import Server, ServerError, SocketInUseError
+from pytest_dockerimages._http.unixhttp import UnixHTTPConnection, parse_docker_host, request, session_for
 
 TIMEOUT = 5.0
 TRANSPORTS = ["unix", "tcp"]

@@ -6,12 +6,12 @@ import json
 import pytest
 from golden_replay import load
 
-from pytest_dockerimages.daemon import respond
-from pytest_dockerimages.model import ImageStore
-from pytest_dockerimages.profiles import get_profile
-from pytest_dockerimages.seed import parse_seed
-from pytest_dockerimages.snapshot import build_images, detect_profile, snapshot_with
-from pytest_dockerimages.wire import Request
+from pytest_dockerimages._core.daemon import respond
+from pytest_dockerimages._core.model import ImageStore
+from pytest_dockerimages._core.profiles import get_profile
+from pytest_dockerimages._core.wire import Request
+from pytest_dockerimages._files.seed import parse_seed
+from pytest_dockerimages._real.snapshot import build_images, detect_profile, snapshot_with
 
 C8D = {"Driver": "native", "DriverStatus": [["driver-type", "io.containerd.snapshotter.v1"]]}
 

@@ -55,9 +55,9 @@ def _done(enabled: bool) -> None:
 
 
 def _snapshot(args: argparse.Namespace) -> int:
-    from .cli import CliError
-    from .seed import dump_seed
-    from .snapshot import SnapshotError, take_snapshot
+    from .._files.seed import dump_seed
+    from .._real.snapshot import SnapshotError, take_snapshot
+    from .main import CliError
 
     tty = sys.stderr.isatty()
     try:
@@ -73,9 +73,9 @@ def _snapshot(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from .check import run_check
-    from .cli import CliError
-    from .snapshot import SnapshotError
+    from .._real.check import run_check
+    from .._real.snapshot import SnapshotError
+    from .main import CliError
 
     tty = sys.stderr.isatty()
     try:
@@ -97,7 +97,7 @@ def _add_docker_host(command: argparse.ArgumentParser) -> None:
 
 def register(subparsers: Any) -> None:
     """Add `snapshot` and `check` to the `dockerimages` subcommands."""
-    from .cli import add_command
+    from .main import add_command
 
     snapshot = add_command(
         subparsers, "snapshot", help="capture a real daemon's images as a seed file",

@@ -4,7 +4,7 @@ Every Docker client (docker CLI, docker SDK for Python, httpx, aiodocker, Go) re
 daemon through ``DOCKER_HOST``, so the fake must speak plain HTTP/1.1 the way dockerd does:
 keep-alive, pipelining, chunked JSON bodies, HEAD without a body, over a unix socket (the
 default, private to the user) or a loopback TCP port.  Whatever sits behind it (fake data,
-cassette replay, recording) is a :class:`~pytest_dockerimages.wire.Backend`.
+cassette replay, recording) is a :class:`~pytest_dockerimages._core.wire.Backend`.
 
 Design choices, and why:
 
@@ -39,7 +39,7 @@ from email.utils import formatdate
 from types import TracebackType
 from typing import BinaryIO, Literal, cast
 
-from .wire import Backend, Request, Response
+from .._core.wire import Backend, Request, Response
 
 __all__ = ["Server", "ServerError", "SocketInUseError"]
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from .._core.model import Image, ModelError
+from .._core.profiles import PROFILES
 from .atomicfile import atomic_write_bytes
-from .model import Image, ModelError
-from .profiles import PROFILES
 
 SEED_VERSION = 1
 

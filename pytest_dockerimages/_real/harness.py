@@ -798,7 +798,7 @@ def dockerimages_real_daemon_factory(variant_name: str = DEFAULT_VARIANT, *, see
 
 
 def _main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - manual smoke test
-    """`python -m pytest_dockerimages.realdaemon [VARIANT]`: start, seed, print timings, stop."""
+    """`python -m pytest_dockerimages._real.harness [VARIANT]`: start, seed, print timings, stop."""
     import sys
 
     args = list(sys.argv[1:] if argv is None else argv)

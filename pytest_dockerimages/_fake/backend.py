@@ -5,10 +5,10 @@ import threading
 import time
 from typing import Callable
 
-from ..daemon import respond
-from ..model import ImageStore
-from ..profiles import Profile
-from ..wire import Request, Response
+from .._core.daemon import respond
+from .._core.model import ImageStore
+from .._core.profiles import Profile
+from .._core.wire import Request, Response
 
 
 class FakeBackend:

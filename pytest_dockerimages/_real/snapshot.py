@@ -8,9 +8,9 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-from .model import Image
-from .profiles import version_tuple
-from .seed import Seed
+from .._core.model import Image
+from .._core.profiles import version_tuple
+from .._files.seed import Seed
 
 NONE_TAG, NONE_DIGEST = "<none>:<none>", "<none>@<none>"
 CONTAINERD_SNAPSHOTTER = "io.containerd.snapshotter.v1"
@@ -138,7 +138,7 @@ def snapshot_with(fetch: Fetch, progress: Callable[[str], None] = lambda _: None
 
 def take_snapshot(docker_host: str, progress: Callable[[str], None] = lambda _: None) -> Snapshot:
     """Snapshot the daemon at `docker_host` (unix:// or tcp://)."""
-    from .unixhttp import request
+    from .._http.unixhttp import request
 
     def fetch(path: str) -> Any:
         try:

@@ -32,7 +32,7 @@ schema; prints one line per file, exits 2 on the first bad file's error.
 
 
 def _error(message: str, hint: str = "") -> Exception:
-    from .cli import CliError
+    from .main import CliError
 
     return CliError(message, hint)
 
@@ -46,9 +46,9 @@ def _pair(text: str) -> tuple[str, str]:
 
 
 def _record(args: argparse.Namespace) -> int:
-    from .backends.record import RecordError, RecordingBackend, is_tty, record_matrix
-    from .cassette import Cassette, CassetteError
-    from .matrix import MATRICES
+    from .._cassettes.cassette import Cassette, CassetteError
+    from .._cassettes.record import RecordError, RecordingBackend, is_tty, record_matrix
+    from .._real.matrix import MATRICES
 
     out = Path(args.output)
     if out.is_dir():
@@ -79,7 +79,7 @@ def _record(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from .cassette import Cassette, CassetteError
+    from .._cassettes.cassette import Cassette, CassetteError
 
     for name in args.files:
         try:
@@ -94,7 +94,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add `record` and `validate` to the `dockerimages` subcommands."""
-    from .cli import add_command
+    from .main import add_command
 
     record = add_command(
         subparsers, "record", help="record a real daemon's answers into a cassette",

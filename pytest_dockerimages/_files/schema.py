@@ -17,7 +17,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Union
 
-from pytest_dockerimages.resources import data_dir
+from pytest_dockerimages._files.resources import data_dir
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .wire import Backend, Request
+from .._core.wire import Backend, Request
 
 if TYPE_CHECKING:  # pragma: no cover
     import httpx

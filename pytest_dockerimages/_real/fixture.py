@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterator, NoReturn
 import pytest
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .realdaemon import RealDaemon
+    from .harness import RealDaemon
 
 __all__ = [
     "OPTION_NAME",
@@ -66,7 +66,7 @@ def selected_variant(config: pytest.Config) -> str:
             value = config.getini(OPTION_NAME)
         except ValueError:
             value = None
-    from .realdaemon import get_variant
+    from .harness import get_variant
 
     name = str(value or os.environ.get("DOCKERIMAGES_REAL_DAEMON") or DEFAULT_VARIANT).strip()
     return get_variant(name).name  # unknown names raise ValueError listing the known ones
@@ -90,7 +90,7 @@ def dockerimages_real_daemon_impl(request: Any) -> Iterator[RealDaemon]:
 
 def started_real_daemon(variant: str) -> Iterator[RealDaemon]:
     """Start and seed `variant`, yield it, stop it; skip (fail under CI) when it is not installed."""
-    from .realdaemon import MissingDaemonError, dockerimages_real_daemon_factory
+    from .harness import MissingDaemonError, dockerimages_real_daemon_factory
 
     try:
         factory = dockerimages_real_daemon_factory(variant)

@@ -24,9 +24,8 @@ from types import TracebackType
 from typing import Any, Callable, Iterable, Literal, Mapping, TypeVar, Union
 from urllib.parse import unquote
 
-from .backends.fake import FakeBackend
-from .daemon import base_headers, error_response, split_version, version_error
-from .deletion import (  # noqa: F401 - re-exported: these lived here before deletion.py
+from .._core.daemon import base_headers, error_response, split_version, version_error
+from .._core.deletion import (  # noqa: F401 - re-exported: these lived here before deletion.py
     _conflict,
     _delete_helper,
     _is_id_prefix,
@@ -36,16 +35,17 @@ from .deletion import (  # noqa: F401 - re-exported: these lived here before del
     _untag_all,
     delete_image,
 )
-from .errors import DaemonError
-from .filters import resolve_image
-from .model import Image, ImageStore
-from .profiles import DEFAULT_PROFILE, Profile, get_profile
-from .query import bool_value, canonical_filters, filters_from_json, parse_form
-from .reference import ReferenceError, parse_normalized
-from .render import encode
-from .seed import Seed, load_seed
-from .server import Server
-from .wire import Backend, Request, Response
+from .._core.errors import DaemonError
+from .._core.filters import resolve_image
+from .._core.model import Image, ImageStore
+from .._core.profiles import DEFAULT_PROFILE, Profile, get_profile
+from .._core.query import bool_value, canonical_filters, filters_from_json, parse_form
+from .._core.reference import ReferenceError, parse_normalized
+from .._core.render import encode
+from .._core.wire import Backend, Request, Response
+from .._files.seed import Seed, load_seed
+from .._http.server import Server
+from .backend import FakeBackend
 
 __all__ = [
     "FakeDaemon",

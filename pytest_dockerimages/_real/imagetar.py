@@ -214,7 +214,7 @@ def expected_ids(specs: Sequence[ImageSpec] = DEFAULT_IMAGES) -> dict[str, str]:
     return {tag: image.id for image in build_images(specs) for tag in image.spec.tags}
 
 
-if __name__ == "__main__":  # pragma: no cover - manual use: python -m pytest_dockerimages.imagetar OUT.tar
+if __name__ == "__main__":  # pragma: no cover - manual use: python -m pytest_dockerimages._real.imagetar OUT.tar
     import sys
 
     for tag, image_id in write_archive(sys.argv[1]).items():

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any, Callable
 
+from .._core.wire import Backend, Request, Response
 from .httpx_transport import DockerImagesTransport
-from .wire import Backend, Request, Response
 
 if TYPE_CHECKING:  # pragma: no cover
     from .server import Server

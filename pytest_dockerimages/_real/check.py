@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 from urllib.parse import quote
 
-from .model import Image
-from .profiles import Profile, get_profile, version_tuple
+from .._core.model import Image
+from .._core.profiles import Profile, get_profile, version_tuple
 
 READ_HEADERS = ("Api-Version", "Content-Type", "Docker-Experimental", "Ostype", "Server", "Builder-Version", "Swarm")
 
@@ -331,11 +331,11 @@ def fake_profile_for(snapshot_profile: str, version: dict[str, Any]) -> Profile:
 def run_check(docker_host: str, *, random_count: int = 0, random_seed: int = 0, profile: Profile | None = None,
               progress: Callable[[str], None] = lambda _: None) -> CheckReport:
     """Snapshot the daemon, start the fake on it, send every probe to both, and report."""
-    from .backends.fake import FakeBackend
-    from .model import ImageStore
-    from .server import Server
+    from .._core.model import ImageStore
+    from .._fake.backend import FakeBackend
+    from .._http.server import Server
+    from .._http.unixhttp import request
     from .snapshot import take_snapshot
-    from .unixhttp import request
 
     snap = take_snapshot(docker_host, progress)
     assert snap.seed.profile is not None

@@ -11,7 +11,7 @@ from urllib.parse import unquote
 
 from .errors import DaemonError
 from .filters import resolve_image
-from .inspect import inspect_document
+from .image_inspect import inspect_document
 from .model import ImageStore
 from .profiles import Profile, version_tuple
 from .query import parse_list_query

@@ -14,9 +14,9 @@ import os
 import sys
 from typing import Any, Callable, Iterable, Mapping, Sequence, TextIO
 
-from ..cassette import HOP_BY_HOP, Cassette, Interaction, build_metadata, now_rfc3339, pseudonymise, scrub_headers
-from ..unixhttp import connection_for
-from ..wire import Request, Response
+from .._core.wire import Request, Response
+from .._http.unixhttp import connection_for
+from .cassette import HOP_BY_HOP, Cassette, Interaction, build_metadata, now_rfc3339, pseudonymise, scrub_headers
 
 __all__ = ["RecordingBackend", "default_docker_host", "record_matrix", "RecordError"]
 

@@ -1,6 +1,6 @@
 """The replay backend: answer from a cassette, matching requests semantically.
 
-A request's canonical key (see :func:`pytest_dockerimages.cassette.canonical_key`) is looked up
+A request's canonical key (see :func:`pytest_dockerimages._cassettes.cassette.canonical_key`) is looked up
 in a dict built once at load time, so a lookup costs the same for 10 or 10,000 interactions.
 Several interactions with one key are played in recording order, the last one repeating.
 
@@ -19,12 +19,12 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..cassette import HOP_BY_HOP, Cassette, CassetteError, Interaction, Key, describe_key, load, nearest
-from ..daemon import split_version
-from ..model import Image, ImageStore, ModelError
-from ..profiles import Profile, get_profile, version_tuple
-from ..timestamps import to_ns
-from ..wire import Backend, Request, Response
+from .._core.daemon import split_version
+from .._core.model import Image, ImageStore, ModelError
+from .._core.profiles import Profile, get_profile, version_tuple
+from .._core.timestamps import to_ns
+from .._core.wire import Backend, Request, Response
+from .cassette import HOP_BY_HOP, Cassette, CassetteError, Interaction, Key, describe_key, load, nearest
 
 __all__ = ["ReplayBackend", "Miss", "images_from_cassette"]
 
@@ -245,7 +245,7 @@ def _image(summary: dict[str, Any], inspect: dict[str, Any]) -> Image:
 
 
 def _fallback_backend(cassette: Cassette) -> Backend:
-    from .fake import FakeBackend
+    from .._fake.backend import FakeBackend
 
     profile = cassette.profile or get_profile(None)
     recorded_at = cassette.metadata.get("recorded_at")

@@ -72,11 +72,11 @@ def _build_cassette_server(args: argparse.Namespace, where: dict[str, Any]) -> A
     if args.seed or args.profile:
         raise CliError("--cassette replays recorded answers and cannot be combined with --seed or --profile",
                        "drop --seed/--profile")
-    if importlib.util.find_spec("pytest_dockerimages.backends.replay") is None:
-        raise CliError("cassette replay is not available in this installation (no backends.replay module)",
+    if importlib.util.find_spec("pytest_dockerimages._cassettes.replay") is None:
+        raise CliError("cassette replay is not available in this installation (no cassette replay module)",
                        "upgrade pytest-dockerimages or serve a --seed file instead")
-    from .backends.replay import ReplayBackend
-    from .server import Server
+    from .._cassettes.replay import ReplayBackend
+    from .._http.server import Server
 
     try:
         backend = ReplayBackend.from_file(args.cassette)
@@ -90,10 +90,10 @@ def _build_cassette_server(args: argparse.Namespace, where: dict[str, Any]) -> A
 
 
 def _build_fake(args: argparse.Namespace, where: dict[str, Any]) -> Any:
-    from .defaults import default_images
-    from .fakedaemon import FakeDaemon
-    from .profiles import UnknownProfile
-    from .seed import SeedError
+    from .._core.defaults import default_images
+    from .._core.profiles import UnknownProfile
+    from .._fake.fakedaemon import FakeDaemon
+    from .._files.seed import SeedError
 
     images = None if args.seed else default_images()
     try:
@@ -105,7 +105,7 @@ def _build_fake(args: argparse.Namespace, where: dict[str, Any]) -> Any:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .server import ServerError
+    from .._http.server import ServerError
 
     where: dict[str, Any] = {}
     if args.tcp is not None:
@@ -157,7 +157,7 @@ def _restore_handlers(previous: dict[int, _Handler]) -> None:
 
 
 def _profiles(args: argparse.Namespace) -> int:
-    from .profiles import DEFAULT_PROFILE, PROFILES
+    from .._core.profiles import DEFAULT_PROFILE, PROFILES
 
     for name, profile in PROFILES.items():
         mark = " (default)" if name == DEFAULT_PROFILE else ""
@@ -205,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="List the daemon profiles the fake can answer as.", epilog=_PROFILES_EPILOG)
     profiles.set_defaults(func=_profiles)
 
-    for module in ("pytest_dockerimages.cli_cassette", "pytest_dockerimages.cli_daemon"):
+    for module in ("pytest_dockerimages._cli.cassette", "pytest_dockerimages._cli.daemon"):
         if importlib.util.find_spec(module) is not None:
             importlib.import_module(module).register(subparsers)
     return parser
@@ -233,6 +233,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     # run the imported module's main, so CliError raised by sibling modules is the same class
-    from pytest_dockerimages.cli import main as _main
+    from pytest_dockerimages._cli.main import main as _main
 
     sys.exit(_main())

@@ -209,7 +209,7 @@ def _test_name(request: pytest.FixtureRequest) -> str:
 
 
 def _settings(request: pytest.FixtureRequest) -> _Settings:
-    from .resources import data_dir
+    from .._files.resources import data_dir
 
     marker = _marker_args(request)
     name = marker.get("name")
@@ -272,7 +272,7 @@ class CassetteHandle:
         return list(replay.misses) if replay is not None else []
 
     def _replay(self) -> Any:
-        from .backends.replay import ReplayBackend
+        from .replay import ReplayBackend
 
         if isinstance(self.backend, ReplayBackend):
             return self.backend
@@ -375,10 +375,10 @@ def before_record(hook: Any, interactions: list[Any], path: Path, config: pytest
 
 
 def _start(request: pytest.FixtureRequest, settings: _Settings) -> CassetteHandle:
-    from .backends.record import RecordError, RecordingBackend, default_docker_host
-    from .backends.replay import ReplayBackend
+    from .._http.server import Server
     from .cassette import Cassette, CassetteError
-    from .server import Server
+    from .record import RecordError, RecordingBackend, default_docker_host
+    from .replay import ReplayBackend
 
     mode = settings.mode
     exists = settings.path.is_file()

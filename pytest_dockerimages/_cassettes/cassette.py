@@ -41,12 +41,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from . import __version__
-from .atomicfile import atomic_write_bytes
-from .daemon import split_version
-from .errors import DaemonError
-from .profiles import PROFILES, Profile, at_least, below
-from .query import bool_value, canonical_filters, filters_from_json, parse_form
+from .. import __version__
+from .._core.daemon import split_version
+from .._core.errors import DaemonError
+from .._core.profiles import PROFILES, Profile, at_least, below
+from .._core.query import bool_value, canonical_filters, filters_from_json, parse_form
+from .._files.atomicfile import atomic_write_bytes
 
 try:  # the libyaml classes are several times faster; both are safe
     from yaml import CSafeDumper as _Dumper
@@ -440,7 +440,7 @@ def _headers(value: Any, where: str) -> tuple[tuple[str, str], ...]:
 
 def profile_for(metadata: Mapping[str, Any]) -> Profile | None:
     """The fake's profile for a recorded daemon: by recorded name, else the closest to its engine and store."""
-    from .snapshot import profile_name_for
+    from .._real.snapshot import profile_name_for
 
     name = metadata.get("profile")
     if isinstance(name, str) and name in PROFILES:
@@ -459,7 +459,7 @@ def build_metadata(version_doc: Mapping[str, Any] | None, info: Mapping[str, Any
     daemon = {k: version_doc.get(k) for k in ("Version", "ApiVersion", "MinAPIVersion", "Os")
               if version_doc.get(k) is not None}
     if info is not None:
-        from .snapshot import image_store_of
+        from .._real.snapshot import image_store_of
 
         daemon["image_store"] = image_store_of(info)
     meta: dict[str, Any] = {"format": FORMAT, "recorded_at": recorded_at or now_rfc3339(), "tool": tool_version(),
@@ -574,7 +574,7 @@ class Cassette:
 
     def validate(self, source: str | None = None) -> None:
         """Every ``GET /images/json`` 200 body must be JSON valid against its API version's schema."""
-        from .schema import validate as schema_validate
+        from .._files.schema import validate as schema_validate
 
         source = source or str(self.path or "<cassette>")
         default_api = self.api_version or (self.profile.api_max if self.profile else None)

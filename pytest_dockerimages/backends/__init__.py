@@ -1,1 +1,0 @@
-"""Backends behind the server core: fake, replay, record. Each is `handle(Request) -> Response`."""
