@@ -7,10 +7,12 @@ only when a real daemon is asked for, so registering the options keeps plugin st
 
 Which daemon: command-line option `--dockerimages-real-daemon=NAME`, else ini
 `dockerimages_real_daemon`, else env var DOCKERIMAGES_REAL_DAEMON, else "docker-26.1".
-Known names: docker-20.10, docker-26.1, docker-26.1-containerd.
+Known names: docker-20.10, docker-26.1, docker-26.1-containerd, docker-28.1, docker-28.1-containerd,
+docker-28.5, docker-28.5-containerd, docker-29.7, docker-29.7-containerd.
 
-When a binary is missing the fixture skips with the install hint; when the env var CI is set it
-fails instead, so a CI run can never pass by silently skipping every real-daemon test.
+When a binary is missing the fixture skips with the install hint (which env var points at your
+own dockerd, e.g. DOCKERIMAGES_DOCKERD_28_5); when the env var CI is set it fails instead, so a
+CI run can never pass by silently skipping every real-daemon test.
 """
 from __future__ import annotations
 
@@ -34,7 +36,10 @@ __all__ = [
 OPTION_NAME = "dockerimages_real_daemon"
 #: `realdaemon.VARIANTS` and `realdaemon.DEFAULT_VARIANT`, repeated here so the options can be
 #: registered without importing `realdaemon` (a test keeps them equal).
-VARIANT_NAMES = ("docker-20.10", "docker-26.1", "docker-26.1-containerd")
+VARIANT_NAMES = (
+    "docker-20.10", "docker-26.1", "docker-26.1-containerd", "docker-28.1", "docker-28.1-containerd",
+    "docker-28.5", "docker-28.5-containerd", "docker-29.7", "docker-29.7-containerd",
+)
 DEFAULT_VARIANT = "docker-26.1"
 
 

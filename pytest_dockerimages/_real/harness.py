@@ -7,14 +7,23 @@ deterministic image set into it with the docker CLI, and stops exactly the proce
 
 Variants (names equal the fake's profile names):
 
-==========================  ======  ===========  ==========================================
-name                        engine  store        binary (see `find_dockerd`)
-==========================  ======  ===========  ==========================================
-docker-20.10                20.10   graphdriver  Debian 12 docker.io, /usr/sbin/dockerd
-docker-26.1                 26.1    graphdriver  Debian 13 docker.io unpacked under a prefix
+==========================  ======  ===========  ==================================================
+name                        engine  store        dockerd (see `find_dockerd`) / containerd it uses
+==========================  ======  ===========  ==================================================
+docker-20.10                20.10   graphdriver  Debian 12 docker.io, /usr/sbin/dockerd / its own 1.6
+docker-26.1                 26.1    graphdriver  Debian 13 docker.io under a prefix / trixie's 1.7
 docker-26.1-containerd      26.1    containerd   the same, with the containerd image store
-==========================  ======  ===========  ==========================================
+docker-28.1                 28.1    graphdriver  static dockerd 28.1.1 (moby tag) / sid's 2.1
+docker-28.1-containerd      28.1    containerd   the same, with the containerd image store
+docker-28.5                 28.5    graphdriver  Debian sid docker.io 28.5.2 / sid's 2.1
+docker-28.5-containerd      28.5    containerd   the same, with the containerd image store
+docker-29.7                 29.7    graphdriver  static dockerd 29.7.2 (moby tag) / sid's 2.1
+docker-29.7-containerd      29.7    containerd   the same, with the containerd image store
+==========================  ======  ===========  ==================================================
 
+Where each binary is, which containerd/runc it runs with and which API it speaks is data
+(`ENGINES`, `RUNTIMES`); nothing below tests a release name. Env var DOCKERIMAGES_DOCKERD_<ENGINE>
+(e.g. DOCKERIMAGES_DOCKERD_28_5) points at your own dockerd.
 `scripts/install-daemons.sh` installs all of them. Stdlib only.
 """
 from __future__ import annotations
@@ -37,16 +46,22 @@ from typing import Any, Iterator, Mapping, Sequence
 from . import imagetar
 
 __all__ = [
+    "Engine",
+    "Runtime",
+    "ENGINES",
+    "RUNTIMES",
     "DaemonVariant",
     "VARIANTS",
     "DEFAULT_VARIANT",
     "DEFAULT_26_1_PREFIX",
     "INSTALL_HINT",
+    "install_hint",
     "RealDaemonError",
     "MissingDaemonError",
     "SeedError",
     "get_variant",
     "find_dockerd",
+    "find_runtime",
     "find_registry_binary",
     "find_docker_cli",
     "missing_requirements",
@@ -62,9 +77,9 @@ __all__ = [
 
 DEFAULT_26_1_PREFIX = "/opt/pytest-dockerimages/docker-26.1"
 INSTALL_HINT = (
-    "install them with `sudo bash scripts/install-daemons.sh` (Debian 12: docker.io and docker-registry "
-    "via apt, Debian 13's docker.io 26.1 unpacked under $DOCKERIMAGES_DOCKER_26_1_PREFIX, default "
-    f"{DEFAULT_26_1_PREFIX}), or point DOCKERIMAGES_DOCKERD_20_10 / DOCKERIMAGES_DOCKERD_26_1 at a dockerd"
+    "point DOCKERIMAGES_DOCKERD_<ENGINE> (e.g. DOCKERIMAGES_DOCKERD_28_5) at your own dockerd of that release; "
+    "or, on Debian 12 from a source checkout, run `sudo bash scripts/install-daemons.sh`, which installs every "
+    "engine under /opt/pytest-dockerimages (Debian 12's docker.io 20.10 and docker-registry via apt)"
 )
 # Unix socket paths must fit sockaddr_un.sun_path (108 bytes including the NUL); containerd's
 # socket lives deeper than ours (exec/containerd/containerd.sock), so keep some room.
@@ -91,17 +106,81 @@ class SeedError(RealDaemonError):
 
 
 @dataclass(frozen=True)
+class Runtime:
+    """A containerd + runc pair that dockerd finds on its PATH (dockerd starts containerd itself)."""
+
+    name: str
+    prefix_env: str  # env var naming the prefix; a prefix holds usr/bin, usr/sbin, bin or sbin
+    default_prefix: str  # where scripts/install-daemons.sh unpacks it
+    description: str
+
+
+@dataclass(frozen=True)
+class Engine:
+    """One Docker Engine release: what it speaks, where its dockerd is, which containerd it runs."""
+
+    version: str  # "28.5": /version's Version starts with it + "."; DOCKERIMAGES_DOCKERD_28_5 names it
+    api_version: str  # /version's ApiVersion (the highest it speaks)
+    min_api_version: str  # /version's MinAPIVersion
+    default_prefix: str  # dockerd is <prefix>/usr/sbin/dockerd
+    prefix_env: str | None  # env var overriding default_prefix (None: a system package, not movable)
+    runtime: str | None  # a RUNTIMES key, or None: the containerd next to dockerd (or on PATH)
+    description: str
+    stores: tuple[str, ...] = ("graphdriver", "containerd")
+
+    @property
+    def dockerd_env(self) -> str:
+        """The env var that points at the user's own dockerd of this release."""
+        return "DOCKERIMAGES_DOCKERD_" + self.version.replace(".", "_")
+
+
+RUNTIMES: dict[str, Runtime] = {
+    r.name: r
+    for r in (
+        Runtime("containerd-2.1", "DOCKERIMAGES_CONTAINERD_2_1_PREFIX", "/opt/pytest-dockerimages/containerd-2.1",
+                "Debian sid's containerd 2.1.9 and runc 1.3.6"),
+    )
+}
+
+ENGINES: dict[str, Engine] = {
+    e.version: e
+    for e in (
+        Engine("20.10", "1.41", "1.12", "/", None, None, "Debian 12's docker.io 20.10.24, via apt",
+               stores=("graphdriver",)),  # no containerd image store before Engine 24
+        Engine("26.1", "1.45", "1.24", DEFAULT_26_1_PREFIX, "DOCKERIMAGES_DOCKER_26_1_PREFIX", None,
+               "Debian 13's docker.io 26.1.5 with trixie's containerd 1.7"),
+        Engine("28.1", "1.49", "1.24", "/opt/pytest-dockerimages/docker-28.1", "DOCKERIMAGES_DOCKER_28_1_PREFIX",
+               "containerd-2.1", "Docker Engine 28.1.1, a static dockerd built from moby's tag v28.1.1"),
+        Engine("28.5", "1.51", "1.24", "/opt/pytest-dockerimages/docker-28.5", "DOCKERIMAGES_DOCKER_28_5_PREFIX",
+               "containerd-2.1", "Debian sid's docker.io 28.5.2"),
+        Engine("29.7", "1.55", "1.40", "/opt/pytest-dockerimages/docker-29.7", "DOCKERIMAGES_DOCKER_29_7_PREFIX",
+               "containerd-2.1", "Docker Engine 29.7.2, a static dockerd built from moby's tag docker-v29.7.2"),
+    )
+}
+
+
+@dataclass(frozen=True)
 class DaemonVariant:
     """One kind of real daemon: an engine version and an image store."""
 
     name: str
-    engine: str  # "20.10" | "26.1"
+    engine: str  # an ENGINES key: "20.10" | "26.1" | "28.1" | "28.5" | "29.7"
     store: str  # "graphdriver" | "containerd"
+
+    @property
+    def spec(self) -> Engine:
+        """The engine's data row."""
+        return ENGINES[self.engine]
 
     @property
     def api_version(self) -> str:
         """The highest API version this engine speaks (what /version's ApiVersion says)."""
-        return {"20.10": "1.41", "26.1": "1.45"}[self.engine]
+        return self.spec.api_version
+
+    @property
+    def min_api_version(self) -> str:
+        """The lowest API version this engine accepts (what /version's MinAPIVersion says)."""
+        return self.spec.min_api_version
 
     @property
     def storage_driver(self) -> str:
@@ -115,13 +194,14 @@ class DaemonVariant:
         return {"features": {"containerd-snapshotter": True}} if self.store == "containerd" else {}
 
 
+def _variant_name(engine: Engine, store: str) -> str:
+    return f"docker-{engine.version}" + ("-containerd" if store == "containerd" else "")
+
+
 VARIANTS: dict[str, DaemonVariant] = {
-    v.name: v
-    for v in (
-        DaemonVariant("docker-20.10", "20.10", "graphdriver"),
-        DaemonVariant("docker-26.1", "26.1", "graphdriver"),
-        DaemonVariant("docker-26.1-containerd", "26.1", "containerd"),
-    )
+    _variant_name(e, store): DaemonVariant(_variant_name(e, store), e.version, store)
+    for e in ENGINES.values()
+    for store in e.stores
 }
 DEFAULT_VARIANT = "docker-26.1"
 
@@ -143,19 +223,54 @@ def _executable(path: Path) -> bool:
 def find_dockerd(variant: str | DaemonVariant) -> Path | None:
     """The dockerd binary for a variant, or None when it is not installed.
 
-    Env var DOCKERIMAGES_DOCKERD_20_10 / DOCKERIMAGES_DOCKERD_26_1 wins (a wrong path gives None,
-    not a silent fallback); otherwise /usr/sbin/dockerd for 20.10 and
-    $DOCKERIMAGES_DOCKER_26_1_PREFIX/usr/sbin/dockerd (default prefix DEFAULT_26_1_PREFIX) for 26.1.
+    Env var DOCKERIMAGES_DOCKERD_<ENGINE> (e.g. DOCKERIMAGES_DOCKERD_28_5) wins (a wrong path gives
+    None, not a silent fallback); otherwise <prefix>/usr/sbin/dockerd, where the prefix is the
+    engine's DOCKERIMAGES_DOCKER_<ENGINE>_PREFIX or the default prefix of scripts/install-daemons.sh
+    (20.10: Debian's own /usr/sbin/dockerd).
     """
-    v = get_variant(variant)
-    override = os.environ.get("DOCKERIMAGES_DOCKERD_" + v.engine.replace(".", "_"))
+    spec = get_variant(variant).spec
+    override = os.environ.get(spec.dockerd_env)
     if override:
         path = Path(override)
-    elif v.engine == "20.10":
-        path = Path("/usr/sbin/dockerd")
     else:
-        path = Path(os.environ.get("DOCKERIMAGES_DOCKER_26_1_PREFIX", DEFAULT_26_1_PREFIX)) / "usr/sbin/dockerd"
+        prefix = os.environ.get(spec.prefix_env, "") if spec.prefix_env else ""
+        path = Path(prefix or spec.default_prefix) / "usr/sbin/dockerd"
     return path if _executable(path) else None
+
+
+def _runtime_dirs(prefix: Path) -> list[Path]:
+    return [d for d in (prefix / "usr/sbin", prefix / "usr/bin", prefix / "sbin", prefix / "bin") if d.is_dir()]
+
+
+def find_runtime(variant: str | DaemonVariant) -> list[Path] | None:
+    """The directories to put first on dockerd's PATH so it finds the engine's containerd and runc.
+
+    [] for engines that use the containerd next to their dockerd; None when the engine needs a
+    runtime (RUNTIMES) whose prefix has no containerd. The prefix is the runtime's env var (e.g.
+    DOCKERIMAGES_CONTAINERD_2_1_PREFIX; "/" or "/usr/local" for a system-wide containerd) or its
+    default from scripts/install-daemons.sh.
+    """
+    spec = get_variant(variant).spec
+    if spec.runtime is None:
+        return []
+    runtime = RUNTIMES[spec.runtime]
+    dirs = _runtime_dirs(Path(os.environ.get(runtime.prefix_env) or runtime.default_prefix))
+    return dirs if any(_executable(d / "containerd") for d in dirs) else None
+
+
+def install_hint(variant: str | DaemonVariant) -> str:
+    """How to get a variant's binaries, for skip reasons: first the env vars (a pip user's way),
+    then the script of a source checkout."""
+    v = get_variant(variant)
+    spec = v.spec
+    where = "/usr/sbin/dockerd" if spec.prefix_env is None else f"{spec.default_prefix}/usr/sbin/dockerd"
+    hint = f"point {spec.dockerd_env} at your own dockerd {spec.version}.x"
+    if spec.runtime is not None:
+        runtime = RUNTIMES[spec.runtime]
+        hint += (f" (it runs with the containerd and runc under ${runtime.prefix_env}, default "
+                 f"{runtime.default_prefix}; set it to / for a system-wide containerd)")
+    return (f"{hint}; or, on Debian 12 from a source checkout, run `sudo bash scripts/install-daemons.sh` "
+            f"({spec.description}, at {where})")
 
 
 def find_registry_binary() -> Path | None:
@@ -178,10 +293,14 @@ def missing_requirements(variant: str | DaemonVariant, seed: bool = True) -> lis
     missing = []
     if find_dockerd(v) is None:
         missing.append(f"dockerd {v.engine} for {v.name}")
+    if find_runtime(v) is None and v.spec.runtime is not None:
+        runtime = RUNTIMES[v.spec.runtime]
+        missing.append(f"containerd and runc ({runtime.description}) under ${runtime.prefix_env} "
+                       f"(default {runtime.default_prefix})")
     if seed and find_registry_binary() is None:
-        missing.append("docker-registry")
+        missing.append("docker-registry (or set DOCKERIMAGES_DOCKER_REGISTRY)")
     if seed and find_docker_cli() is None:
-        missing.append("the docker CLI")
+        missing.append("the docker CLI (or set DOCKERIMAGES_DOCKER_CLI)")
     return missing
 
 
@@ -429,12 +548,13 @@ class RealDaemon:
         ]
 
     def _environment(self) -> dict[str, str]:
-        """dockerd's env: scrubbed of other daemons and proxies; PATH starts with the engine's own
-        dirs, so an unpacked 26.1 finds its own containerd before the system's 1.6."""
+        """dockerd's env: scrubbed of other daemons and proxies; PATH starts with the engine's
+        runtime (sid's containerd 2.1 and runc for 28.x/29.x), then the engine's own dirs, so an
+        unpacked 26.1 finds its own containerd before the system's 1.6."""
         env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
         assert self.dockerd is not None
         sbin = self.dockerd.resolve().parent
-        extra = [str(sbin), str(sbin.parent / "bin")]
+        extra = [str(d) for d in find_runtime(self.variant) or []] + [str(sbin), str(sbin.parent / "bin")]
         env["PATH"] = os.pathsep.join(extra + [env.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")])
         env["TMPDIR"] = str(self.dir / "tmp") if self.dir else env.get("TMPDIR", "/tmp")
         return env
@@ -444,7 +564,11 @@ class RealDaemon:
         if self._proc is not None:
             raise RealDaemonError("already started")
         if self.dockerd is None:
-            raise MissingDaemonError(f"no dockerd {self.variant.engine} for {self.variant.name}: {INSTALL_HINT}")
+            raise MissingDaemonError(
+                f"no dockerd {self.variant.engine} for {self.variant.name}: {install_hint(self.variant)}")
+        if find_runtime(self.variant) is None:
+            raise MissingDaemonError(f"{self.variant.name} needs {', '.join(missing_requirements(self.variant, False))}"
+                                     f": {install_hint(self.variant)}")
         t0 = time.monotonic()
         self.dir = _private_dir("dkimg-")
         if len(str(self.socket_path)) > _MAX_SOCKET_PATH:
@@ -583,7 +707,9 @@ class RealRegistry:
         if self._proc is not None:
             raise RealDaemonError("already started")
         if self.binary is None:
-            raise MissingDaemonError(f"docker-registry not found: {INSTALL_HINT}")
+            raise MissingDaemonError(
+                "docker-registry not found: set DOCKERIMAGES_DOCKER_REGISTRY to a Distribution (v2) registry "
+                "binary, or on Debian `apt-get install docker-registry` (scripts/install-daemons.sh does it)")
         self.dir = _private_dir("dkreg-")
         try:
             for _attempt in range(3):
@@ -786,7 +912,7 @@ def dockerimages_real_daemon_factory(variant_name: str = DEFAULT_VARIANT, *, see
     variant = get_variant(variant_name)
     missing = missing_requirements(variant, seed=seed)
     if missing:
-        raise MissingDaemonError(f"{variant.name} needs {', '.join(missing)}: {INSTALL_HINT}")
+        raise MissingDaemonError(f"{variant.name} needs {', '.join(missing)}: {install_hint(variant)}")
     with contextlib.ExitStack() as stack:
         registry = stack.enter_context(RealRegistry()) if seed else None
         daemon = stack.enter_context(RealDaemon(variant))
