@@ -414,7 +414,6 @@ LIMIT_CASES = [
     ("0x-chunk-size", b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0x3\r\nabc\r\n0\r\n\r\n", 400),
     ("unicode-digit-length", b"POST / HTTP/1.1\r\nContent-Length: \xb2\r\n\r\nxx", 400),
     ("unknown-te", b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
-    ("http2", b"GET / HTTP/2.0\r\n\r\n", 505),
 ]
 
 

@@ -13,6 +13,7 @@ from .errors import DaemonError
 from .filters import resolve_image
 from .image_inspect import inspect_document
 from .model import ImageStore
+from .pathclean import redirect_to_clean
 from .profiles import Profile, version_tuple
 from .query import parse_list_query
 from .render import encode, listing_body
@@ -116,6 +117,9 @@ def _ping(profile: Profile, method: str) -> Response:
 
 def respond(store: ImageStore, profile: Profile, request: Request, now_ns: int) -> Response:
     """Answer one request as the profile's daemon would."""
+    redirect = redirect_to_clean(request)
+    if redirect is not None:
+        return redirect
     version, route = split_version(request.path)
     method = request.method
     inspect = _INSPECT.match(route) if method == "GET" else None

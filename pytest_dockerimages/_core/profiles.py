@@ -85,6 +85,7 @@ class Profile:
     go_version: str = "go1.22.0"
     git_commit: str = "0000000"
     components: tuple[tuple[str, str, str], ...] = field(default=())  # (name, version, commit)
+    h2c_prior_knowledge: bool = False  # v29+: an HTTP/2 preface gets HTTP/2 (h2c); before: the router's 301
 
     @property
     def is_containerd(self) -> bool:
@@ -162,7 +163,7 @@ _DOCKER_29_7 = _evolve(
     until_error_status=400, until_error_prefix="invalid value for 'until' filter: ",
     reference_matches_canonical=True, legacy_filter_below="1.25", legacy_filter_needs_no_reference=True,
     identity_from="1.54", virtual_size="below_1.44", containers_from="1.51",
-    go_version="go1.25.5", git_commit="a1b2c3d",
+    go_version="go1.26.5", git_commit="6a43e3d", h2c_prior_knowledge=True,
 )
 
 PROFILES: dict[str, Profile] = {

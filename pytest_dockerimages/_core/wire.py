@@ -50,3 +50,12 @@ class Response:
 
 class Backend(Protocol):
     def handle(self, request: Request) -> Response: ...
+
+
+def speaks_h2c(backend: object) -> bool:
+    """Whether the daemon a backend stands for answers an HTTP/2 preface with HTTP/2 (h2c).
+
+    Read from the backend's profile, so a swapped backend changes the answer too.
+    """
+    profile = getattr(backend, "profile", None)
+    return bool(getattr(profile, "h2c_prior_knowledge", False))

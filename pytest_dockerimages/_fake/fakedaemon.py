@@ -253,6 +253,11 @@ class _RequestLog:
         self._entries: list[LoggedRequest] = []
         self._lock = threading.Lock()
 
+    @property
+    def profile(self) -> Profile:
+        """The current backend's profile: what the server asks about the transport (h2c)."""
+        return self._state.fake.profile
+
     def handle(self, request: Request) -> Response:
         status = 500
         try:

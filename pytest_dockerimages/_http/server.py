@@ -39,7 +39,8 @@ from email.utils import formatdate
 from types import TracebackType
 from typing import BinaryIO, Literal, cast
 
-from .._core.wire import Backend, Request, Response
+from .._core.wire import Backend, Request, Response, speaks_h2c
+from .h2c import starts_with_preface
 
 __all__ = ["Server", "ServerError", "SocketInUseError"]
 
@@ -64,6 +65,8 @@ _REQUEST_LINE_RE = re.compile(rb"(" + _TOKEN + rb") ([^\x00-\x20\x7f]+) HTTP/(\d
 _HEADER_RE = re.compile(rb"(" + _TOKEN + rb"):[ \t]*((?:[^\x00-\x08\x0a-\x1f\x7f]*[^\x00-\x20\x7f])?)[ \t]*")
 _DIGITS_RE = re.compile(r"[0-9]{1,18}")
 _CHUNK_SIZE_RE = re.compile(rb"[0-9A-Fa-f]{1,16}")
+#: The first line of the HTTP/2 preface; a daemon that does not speak h2c routes it as a request.
+_H2_PREFACE_LINE = b"PRI * HTTP/2.0"
 _NO_BODY_STATUSES = frozenset({204, 304})
 _REASONS: dict[int, str] = {s.value: s.phrase for s in http.HTTPStatus}
 
@@ -83,6 +86,18 @@ class _Reject(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+class _GoStatusError(_Reject):
+    """A rejection Go's net/http writes itself, before any handler: a plain-text status line and body.
+
+    Its exact bytes (``conn.serve`` in Go's server.go) are what every dockerd sends.
+    """
+
+    def raw(self) -> bytes:
+        public = f"{self.status} {_REASONS.get(self.status, '')}: {self.message}"
+        return (f"HTTP/1.1 {public}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
+                f"{public}").encode("latin-1")
 
 
 class _Eof(Exception):
@@ -171,13 +186,15 @@ class _RequestReader:
         if match is None:
             raise _Reject(400, "malformed HTTP request line")
         method_b, target_b, major, minor = match.groups()
-        if major != b"1":
-            raise _Reject(505, "only HTTP/1.x is supported")
+        if major != b"1" and line != _H2_PREFACE_LINE:
+            raise _GoStatusError(505, "unsupported protocol version")
         http10 = minor == b"0"
         headers = self._headers()
         request_headers = tuple(headers)
         connection = _tokens(_find(headers, "connection"))
         keep_alive = "keep-alive" in connection if http10 else "close" not in connection
+        if major != b"1":  # Go's HTTP/1 server hands "PRI * HTTP/2.0" to the router, then closes
+            keep_alive = False
         body = self._body(headers, http10)
         request = Request(
             method=method_b.decode("ascii"),
@@ -742,6 +759,14 @@ class Server:
     # ------------------------------------------------------------------ one connection
 
     def _serve_connection(self, conn: socket.socket) -> None:
+        if speaks_h2c(self.backend):
+            try:
+                if starts_with_preface(conn, self.idle_timeout):
+                    self._serve_h2c(conn)
+                    return
+            except OSError:
+                self._close(conn)
+                return
         rfile = cast(BinaryIO, conn.makefile("rb", buffering=65536))
         linger = False
         try:
@@ -754,9 +779,26 @@ class Server:
             rfile.close()
             if linger:
                 _linger_close(conn)
-            with self._lock:
-                conn.close()
-                self._connections.pop(threading.current_thread(), None)
+            self._close(conn)
+
+    def _serve_h2c(self, conn: socket.socket) -> None:
+        from .h2c import serve_h2c
+
+        try:
+            serve_h2c(conn, self._respond, max_header_bytes=self._limits["max_header_bytes"],
+                      max_body=self._limits["max_body"], stopping=self._stopping, date=_DATE.now,
+                      too_large=_error_response(413, f"request body larger than {self._limits['max_body']} bytes"))
+        except OSError:
+            pass  # client vanished, timed out, or stop() shut the socket
+        except Exception as exc:  # a server bug must not kill the server, but must be seen
+            self.errors.append(exc)
+        finally:
+            self._close(conn)
+
+    def _close(self, conn: socket.socket) -> None:
+        with self._lock:
+            conn.close()
+            self._connections.pop(threading.current_thread(), None)
 
     def _serve_requests(self, conn: socket.socket, rfile: BinaryIO) -> bool:
         """Answer requests in order until the connection should close.
@@ -767,6 +809,9 @@ class Server:
         while not self._stopping.is_set():
             try:
                 parsed = reader.read()
+            except _GoStatusError as reject:
+                conn.sendall(reject.raw())
+                return True
             except _Reject as reject:
                 data = serialize_response(
                     _error_response(reject.status, reject.message), method="GET", http10=False, close=True
