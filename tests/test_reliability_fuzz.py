@@ -40,6 +40,7 @@ from reliability_support import NOW, SCALE, fuzz_settings
 from pytest_dockerimages._core.daemon import respond
 from pytest_dockerimages._core.defaults import default_images
 from pytest_dockerimages._core.model import Image, ImageStore
+from pytest_dockerimages._core.pathclean import clean_path, escape_path
 from pytest_dockerimages._core.profiles import PROFILES, Profile
 from pytest_dockerimages._core.reference import compile_glob, glob_match
 from pytest_dockerimages._core.timestamps import NANOS
@@ -307,7 +308,12 @@ def check(profile: Profile, case: Case, response: Response) -> None:
     """Everything any answer must satisfy."""
     version, route = split(case.path)
     where = f"{profile.name} {case.method} {case.target[:300]!r}: {response.status} {response.body[:300]!r}"
-    assert response.status in (200, 400, 404, 500), where
+    assert response.status in (200, 301, 400, 404, 500), where
+    if response.status == 301:  # the router's redirect to the clean path, and only for an unclean one
+        cleaned = clean_path(urllib.parse.unquote(case.path))
+        assert cleaned != urllib.parse.unquote(case.path) and response.header("Location", "").startswith(escape_path(cleaned)), where
+        assert response.body == b"", where
+        return
     if response.status != 200:
         message = message_of(profile, version, response)
         assert "internal error" not in message and "Traceback" not in message, where

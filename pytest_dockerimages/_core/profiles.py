@@ -79,7 +79,7 @@ class Profile:
     descriptor_from: str | None
     containers_from: str | None
     labels_when_none: Literal["null", "empty"]
-    plain_text_errors_through: str | None  # 20.10 answers errors for API <= 1.23 as text/plain
+    plain_text_errors_through: str | None  # 20.10 and 28+ answer errors for API <= 1.23 as text/plain
     ping_builder_swarm: bool  # Builder-Version and Swarm headers on /_ping (daemon 23+)
     # --- /version ---
     go_version: str = "go1.22.0"
@@ -152,6 +152,7 @@ def _evolve(base: Profile, **changes: object) -> Profile:
 _DOCKER_28_1 = _evolve(
     _DOCKER_26_1, name="docker-28.1", engine_version="28.1.1", api_max="1.49",
     description="Docker 28.1, classic graphdriver store", manifests_from="1.47", descriptor_from=None,
+    plain_text_errors_through="1.23",  # v28+: api/server/server.go writes errors for /v1.23 and older as text
     go_version="go1.23.8", git_commit="01f442b",
     components=(("containerd", "1.7.27", "05044ec0a9a75232cad458027ca83437aae3f4da"),
                 ("runc", "1.2.5", "v1.2.5-0-g59923ef"), ("docker-init", "0.19.0", "de40ad0")),
