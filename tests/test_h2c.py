@@ -145,3 +145,46 @@ def test_preface_answer_matches_the_real_daemon(real: RealDaemon) -> None:
             status, *headers = head.split(b"\r\n")
             return [status, *sorted(headers), body]
         assert normal(mine) == normal(theirs)
+
+
+def test_h2c_on_a_tcp_listener_too() -> None:
+    with FakeDaemon(profile="docker-29.7", transport="tcp") as fake:
+        with httpx.Client(http1=False, http2=True, base_url=f"http://127.0.0.1:{fake.server.port}") as client:
+            response = client.get("/v1.55/images/json")
+    assert response.http_version == "HTTP/2" and response.status_code == 200 and response.json() == fake_listing()
+
+
+def fake_listing() -> object:
+    with FakeDaemon(profile="docker-29.7") as fake:
+        with httpx.Client(transport=httpx.HTTPTransport(uds=fake.server.unix_path), base_url="http://d") as h1:
+            return h1.get("/v1.55/images/json").json()
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_garbage_after_the_preface_never_breaks_the_server(seed: int) -> None:
+    """Random frames (valid headers, random types, flags, lengths and payloads) after the preface."""
+    import random
+
+    rng = random.Random(seed)
+    frames = b"".join(
+        len(payload).to_bytes(3, "big") + bytes([rng.randrange(12), rng.randrange(256)])
+        + rng.randrange(2**31).to_bytes(4, "big") + payload
+        for payload in (rng.randbytes(rng.randrange(40)) for _ in range(rng.randrange(1, 6))))
+    with FakeDaemon(profile="docker-29.7") as fake:
+        raw_exchange(fake.server.unix_path or "", PREFACE + frames, timeout=0.3)
+        after = raw_exchange(fake.server.unix_path or "", b"GET /_ping HTTP/1.1\r\nConnection: close\r\n\r\n")
+        assert fake.server.errors == []
+    assert after.startswith(b"HTTP/1.1 200 OK")
+
+
+def test_a_slow_h2c_client_is_timed_out() -> None:
+    with FakeDaemon(profile="docker-29.7") as fake:
+        fake.server.idle_timeout = 0.3
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.connect(fake.server.unix_path or "")
+            sock.sendall(PREFACE)
+            sock.settimeout(5)
+            received = b""
+            while chunk := sock.recv(65536):  # the server's SETTINGS, then EOF once it gives up on us
+                received += chunk
+    assert received[3:4] == b"\x04"
