@@ -2,7 +2,8 @@
 
 Also unit tests for `imagetar` (deterministic archives) and for the fixture's skip/fail logic.
 The real-daemon tests are marked `realdaemon`; they skip when the binaries are missing (install
-them with `scripts/install-daemons.sh`) but FAIL when the env var CI is set.
+them with `scripts/install-daemons.sh`, or point DOCKERIMAGES_DOCKERD_<ENGINE> at a dockerd) but
+FAIL when the env var CI or DOCKERIMAGES_STRICT (tests/conftest.py) is set.
 """
 from __future__ import annotations
 
@@ -17,21 +18,37 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from conftest import STRICT_ENV, skip_missing
 
 from pytest_dockerimages._real import imagetar
-from pytest_dockerimages._real.fixture import skip_or_fail
 from pytest_dockerimages._real.harness import (
+    ENGINES,
+    RUNTIMES,
     VARIANTS,
     RealDaemon,
     RealRegistry,
     UnixHTTPConnection,
     dockerimages_real_daemon_factory,
     find_dockerd,
+    install_hint,
     missing_requirements,
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-EXPECTED_API = {"docker-20.10": "1.41", "docker-26.1": "1.45", "docker-26.1-containerd": "1.45"}
+# What each variant's /version must say: (release, ApiVersion, MinAPIVersion, containerd it runs).
+# Written out here, not derived from realdaemon.ENGINES, so a wrong row there fails a test.
+EXPECTED = {
+    "20.10": ("20.10.24", "1.41", "1.12", "1.6."),
+    "26.1": ("26.1.5", "1.45", "1.24", "1.7."),
+    "28.1": ("28.1.1", "1.49", "1.24", "2.1."),
+    "28.5": ("28.5.2", "1.51", "1.24", "2.1."),
+    "29.7": ("29.7.2", "1.55", "1.40", "2.1."),
+}
+EXPECTED_API = {name: EXPECTED[v.engine][1] for name, v in VARIANTS.items()}
+ALL_NINE = (
+    "docker-20.10", "docker-26.1", "docker-26.1-containerd", "docker-28.1", "docker-28.1-containerd",
+    "docker-28.5", "docker-28.5-containerd", "docker-29.7", "docker-29.7-containerd",
+)
 # The IDs `docker load` gives the default archive on the graphdriver store (sha256 of the config).
 LOADED_IDS = {
     "example/loaded:base": "sha256:48c0e36ae721d14296263d16492b319cc676c208cfbb9a524f3568e43f0c2aec",
@@ -49,6 +66,16 @@ PUSHED_DIGESTS = {
         "example/epoch": "sha256:008cd88738eee3b6bae3104da99562eef091c57389454896c656b77784b6a6ae",
     },
 }
+# The graphdriver store gzips layers itself when it pushes, so the digests follow the Go release
+# dockerd was built with: Debian sid's 28.5.2 is built with Go 1.27 and gets other (fixed) digests.
+PUSHED_DIGESTS_BY_VARIANT = {
+    "docker-28.5": {
+        "example/loaded": "sha256:b4ff9e2c91f598333595a675f00c221596d268bc8eb2e40a2f7b97810bb9aa91",
+        "example/epoch": "sha256:7e5c4b23a06ef7b5bfb10a6493f4c65443b6176211ed5664401865ceb750a168",
+    },
+}
+# Variants that list an image without labels with "Labels": {} instead of null.
+LABELS_EMPTY_NOT_NULL = {"docker-29.7-containerd"}
 PLACEHOLDERS = {"<none>:<none>", "<none>@<none>"}
 
 
@@ -122,10 +149,10 @@ def test_parent_must_be_an_earlier_image() -> None:
 
 
 def require(variant: str, seed: bool = True) -> None:
-    """Skip (or, under CI, fail) when the variant's binaries are not installed."""
+    """Skip (or, under CI or DOCKERIMAGES_STRICT, fail) when the variant's binaries are not installed."""
     missing = missing_requirements(variant, seed=seed)
     if missing:
-        skip_or_fail(f"{variant}: missing {', '.join(missing)}; run `sudo bash scripts/install-daemons.sh`")
+        skip_missing(f"{variant}: missing {', '.join(missing)}; {install_hint(variant)}")
 
 
 def real_tags(image: dict[str, Any]) -> list[str]:
@@ -208,7 +235,8 @@ def test_repo_digests_from_the_local_registry(seeded: RealDaemon) -> None:
             assert f"{repo_ref}@{digest}" in digests
         else:  # the containerd store names pushed images' digests after their familiar repo name
             assert any(d.endswith(f"{repo}@{digest}") for d in digests), (repo, digests)
-    for repo, digest in PUSHED_DIGESTS[seeded.store].items():
+    expected = PUSHED_DIGESTS_BY_VARIANT.get(seeded.variant.name, PUSHED_DIGESTS[seeded.store])
+    for repo, digest in expected.items():
         assert seeded.seed["repo_digests"][f"{registry}/{repo}"] == digest
 
 
@@ -219,7 +247,8 @@ def test_digest_only_image(seeded: RealDaemon) -> None:
     assert len(matches) == 1
     image = matches[0]
     assert real_tags(image) == []  # 20.10: null; 26.1: []; containerd store: [ref] (filtered out)
-    assert image["Created"] == 0 and image["Labels"] is None
+    assert image["Created"] == 0
+    assert image["Labels"] == ({} if seeded.variant.name in LABELS_EMPTY_NOT_NULL else None)
     if seeded.store == "containerd":
         assert image["RepoTags"] == [ref]
 
@@ -262,6 +291,100 @@ def test_loaded_images(seeded: RealDaemon) -> None:
     else:  # ID == manifest digest; load's Parent is ignored
         assert base["Id"] == "sha256:c22df4fefa5f8b53555de9d611284a8a7bf07ffd036cac4d44fba94e7cbcb5fe"
         assert app["ParentId"] == ""
+
+
+# --------------------------------------------------------------------------- every variant, unseeded
+
+
+def test_the_nine_variants() -> None:
+    assert tuple(VARIANTS) == ALL_NINE
+    assert set(EXPECTED) == set(ENGINES)
+
+
+def _overridden(variant: str) -> bool:
+    """True when env vars point the variant at another dockerd or runtime than the install script's:
+    then only the engine line (28.5.x) is checked, not the exact release and containerd."""
+    spec = VARIANTS[variant].spec
+    names = [spec.dockerd_env, spec.prefix_env or ""] + ([RUNTIMES[spec.runtime].prefix_env] if spec.runtime else [])
+    return any(os.environ.get(n) for n in names if n)
+
+
+@pytest.mark.realdaemon
+@pytest.mark.parametrize("variant", ALL_NINE)
+def test_variant_starts_answers_and_stops(variant: str) -> None:
+    """Each variant starts on its private socket, answers /_ping and /version with its release,
+    API range, image store and containerd, and stop() leaves no process and no directory."""
+    require(variant, seed=False)
+    release, api, min_api, containerd = EXPECTED[VARIANTS[variant].engine]
+    daemon = RealDaemon(variant).start()
+    try:
+        pid, d = daemon.pid, daemon.dir
+        assert pid is not None and d is not None
+        status, headers, body = daemon.get("/_ping")
+        assert (status, body) == (200, b"OK")
+        assert headers["Api-Version"] == api
+        status, headers, body = daemon.get("/version")
+        assert status == 200 and headers["Api-Version"] == api
+        version = json.loads(body)
+        assert (version["ApiVersion"], version["MinAPIVersion"]) == (api, min_api)
+        assert headers["Server"] == f"Docker/{version['Version']} (linux)"
+        components = {c["Name"]: c["Version"] for c in version.get("Components", [])}
+        if _overridden(variant):
+            assert version["Version"].startswith(VARIANTS[variant].engine + ".")
+        else:
+            assert version["Version"].split("+")[0] == release
+            assert components["containerd"].startswith(containerd), components
+        info = daemon.get_json("/info")
+        on_containerd = "io.containerd.snapshotter" in json.dumps(info.get("DriverStatus"))
+        assert on_containerd == variant.endswith("-containerd")
+        assert info["Driver"] == ("native" if on_containerd else "vfs")
+    finally:
+        daemon.stop()
+    assert not d.exists() and not Path(f"/proc/{pid}").exists()
+    assert processes_mentioning(str(d) + "/") == []
+
+
+def test_missing_variant_skips_with_the_env_var_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv(STRICT_ENV, raising=False)
+    monkeypatch.setenv("DOCKERIMAGES_DOCKERD_28_5", "/nonexistent/dockerd")
+    with pytest.raises(pytest.skip.Exception, match=r"docker-28\.5-containerd: missing dockerd 28\.5.*"
+                                                    r"DOCKERIMAGES_DOCKERD_28_5"):
+        require("docker-28.5-containerd", seed=False)
+
+
+def test_missing_runtime_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv(STRICT_ENV, raising=False)
+    monkeypatch.setenv("DOCKERIMAGES_CONTAINERD_2_1_PREFIX", str(tmp_path))
+    missing = missing_requirements("docker-29.7", seed=False)
+    assert any("DOCKERIMAGES_CONTAINERD_2_1_PREFIX" in m for m in missing), missing
+    assert not any("CONTAINERD_2_1" in m for m in missing_requirements("docker-26.1", seed=False))
+    with pytest.raises(pytest.skip.Exception, match="containerd and runc"):
+        require("docker-29.7", seed=False)
+
+
+def test_strict_turns_a_missing_binary_into_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv(STRICT_ENV, "1")
+    monkeypatch.setenv("DOCKERIMAGES_DOCKERD_29_7", "/nonexistent/dockerd")
+    with pytest.raises(pytest.fail.Exception, match="DOCKERIMAGES_STRICT is set, so not skipping: docker-29.7"):
+        require("docker-29.7", seed=False)
+
+
+def test_find_dockerd_honours_the_engine_override(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    fake = tmp_path / "dockerd"
+    fake.write_text("#!/bin/sh\nexit 0\n")
+    fake.chmod(0o755)
+    for variant in ALL_NINE:
+        monkeypatch.setenv(VARIANTS[variant].spec.dockerd_env, str(fake))
+        assert find_dockerd(variant) == fake
+    monkeypatch.delenv("DOCKERIMAGES_DOCKERD_28_1")
+    monkeypatch.setenv("DOCKERIMAGES_DOCKER_28_1_PREFIX", str(tmp_path / "prefix"))
+    assert find_dockerd("docker-28.1") is None  # the prefix is used, and it holds no dockerd
+    (tmp_path / "prefix/usr/sbin").mkdir(parents=True)
+    (tmp_path / "prefix/usr/sbin/dockerd").symlink_to(fake)
+    assert find_dockerd("docker-28.1-containerd") == tmp_path / "prefix/usr/sbin/dockerd"
 
 
 # --------------------------------------------------------------------------- stop() leaves nothing
