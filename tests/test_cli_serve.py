@@ -69,7 +69,7 @@ def test_serve_defaults_then_stop(served: list[subprocess.Popen[str]], signum: i
     socket_path = Path(host[len("unix://"):])
     assert socket_path.exists()
     status, headers, body = request(host, "GET", "/images/json?all=1")
-    assert status == 200 and dict(headers)["Api-Version"] == "1.49"  # the default profile
+    assert status == 200 and dict(headers)["Api-Version"] == "1.55"  # the default profile
     assert {e["Id"] for e in json.loads(body)} == {i.id for i in default_images()}
     assert stop(proc, signum) == 0
     assert not socket_path.exists() and not socket_path.parent.exists()
@@ -141,7 +141,7 @@ def test_help_has_examples() -> None:
     done = run_cli("profiles", "--help")
     assert done.returncode == 0 and "example:" in done.stdout
     done = run_cli("profiles")
-    assert done.returncode == 0 and "docker-28.1-containerd" in done.stdout and "(default)" in done.stdout
+    assert done.returncode == 0 and "docker-29.7-containerd" in done.stdout and "(default)" in done.stdout
 
 
 def test_cassette_combined_with_seed_is_refused(tmp_path: Path) -> None:

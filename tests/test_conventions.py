@@ -73,7 +73,7 @@ def test_strict_markers_and_warnings_as_errors_pass_with_both_markers(pytester: 
 def test_report_header_shows_profile_and_record_mode(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_x="def test_x(): pass")
     result = pytester.runpytest("-p", "no:cacheprovider")
-    result.stdout.fnmatch_lines(["dockerimages: profile docker-28.1-containerd", "dockerimages: record mode none"])
+    result.stdout.fnmatch_lines(["dockerimages: profile docker-29.7-containerd", "dockerimages: record mode none"])
     result = pytester.runpytest("-p", "no:cacheprovider", "--dockerimages-record-mode=new_episodes")
     result.stdout.fnmatch_lines(["dockerimages: record mode new_episodes (--dockerimages-record-mode, over markers)"])
     pytester.makeini("[pytest]\ndockerimages_record_mode = once\n")

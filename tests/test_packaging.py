@@ -122,9 +122,9 @@ def test_plugin_loads_and_its_fixtures_work(installed: Installed) -> None:
     result = installed.run(installed.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_installed.py")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout
-    assert "dockerimages: profile docker-28.1-containerd" not in result.stdout  # -q hides the header
+    assert "dockerimages: profile docker-29.7-containerd" not in result.stdout  # -q hides the header
     result = installed.run(installed.python, "-m", "pytest", "-p", "no:cacheprovider", "test_installed.py")
-    assert "dockerimages: profile docker-28.1-containerd" in result.stdout, result.stdout  # loaded by entry point
+    assert "dockerimages: profile docker-29.7-containerd" in result.stdout, result.stdout  # loaded by entry point
 
 
 def test_schemas_and_cassettes_are_inside_the_installed_package(installed: Installed) -> None:

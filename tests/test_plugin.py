@@ -44,7 +44,7 @@ def test_fixtures_are_documented(pytester: pytest.Pytester) -> None:
 def test_report_header_default_and_configured(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_x(): pass")
     result = pytester.runpytest()
-    result.stdout.fnmatch_lines(["dockerimages: profile docker-28.1-containerd"])
+    result.stdout.fnmatch_lines(["dockerimages: profile docker-29.7-containerd"])
     pytester.makefile(".yaml", seed=SEED)
     result = pytester.runpytest("--dockerimages-profile", "docker-26.1", "--dockerimages-seed", "seed.yaml")
     result.stdout.fnmatch_lines(["dockerimages: profile docker-26.1, seed *seed.yaml"])

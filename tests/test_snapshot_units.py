@@ -11,7 +11,7 @@ from pytest_dockerimages._core.model import ImageStore
 from pytest_dockerimages._core.profiles import get_profile
 from pytest_dockerimages._core.wire import Request
 from pytest_dockerimages._files.seed import parse_seed
-from pytest_dockerimages._real.snapshot import build_images, detect_profile, snapshot_with
+from pytest_dockerimages._real.snapshot import build_images, detect_profile, nearest_profile, snapshot_with
 
 C8D = {"Driver": "native", "DriverStatus": [["driver-type", "io.containerd.snapshotter.v1"]]}
 
@@ -20,13 +20,29 @@ C8D = {"Driver": "native", "DriverStatus": [["driver-type", "io.containerd.snaps
     ("20.10.24+dfsg1", {"Driver": "vfs"}, "docker-20.10"),
     ("26.1.5+dfsg1", {"Driver": "vfs"}, "docker-26.1"),
     ("26.1.5+dfsg1", C8D, "docker-26.1-containerd"),
-    ("27.5.1", {}, "docker-26.1"),
-    ("28.5.2", C8D, "docker-28.1-containerd"),
+    ("27.5.1", {}, "docker-28.1"),
+    ("28.5.2", C8D, "docker-28.5-containerd"),
+    ("28.3.0", {}, "docker-28.5"),
+    ("29.2.1", C8D, "docker-29.7-containerd"),
+    ("24.0.7", C8D, "docker-26.1-containerd"),
     ("29.7.2", {}, "docker-29.7"),
     ("30.0.0", C8D, "docker-29.7-containerd"),
 ])
 def test_detect_profile(version: str, info: dict[str, object], profile: str) -> None:
     assert detect_profile({"Version": version}, info) == profile
+
+
+@pytest.mark.parametrize(("version", "store", "warning"), [
+    ("28.5.2+dfsg4", "graphdriver", None),
+    ("28.3.0", "graphdriver", "Docker 28.3.0 falls between profiles docker-28.1 and docker-28.5; "
+                              "using docker-28.5, the nearest"),
+    ("29.2.1", "containerd", "Docker 29.2.1 falls between profiles docker-28.5-containerd and "
+                             "docker-29.7-containerd; using docker-29.7-containerd, the nearest"),
+    ("30.0.0", "graphdriver", "Docker 30.0.0 is newer than every profile (newest: docker-29.7); "
+                              "using docker-29.7, the nearest"),
+])
+def test_a_release_between_profiles_is_named_in_a_warning(version: str, store: str, warning: str | None) -> None:
+    assert nearest_profile(version, store)[1] == warning
 
 
 def _daemon_fetch(profile: str):  # type: ignore[no-untyped-def]

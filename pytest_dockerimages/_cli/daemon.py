@@ -66,6 +66,8 @@ def _snapshot(args: argparse.Namespace) -> int:
         raise CliError(str(exc), "check --docker-host (or DOCKER_HOST) and that the daemon runs") from None
     finally:
         _done(tty)
+    if snap.warning:
+        print(f"warning: {snap.warning}", file=sys.stderr)
     path = dump_seed(snap.seed.images, args.output, profile=snap.seed.profile)
     print(f"{len(snap.seed.images)} images from Docker {snap.version.get('Version')} "
           f"(profile {snap.seed.profile}) written to {path}")

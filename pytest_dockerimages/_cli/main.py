@@ -162,7 +162,7 @@ def _profiles(args: argparse.Namespace) -> int:
     for name, profile in PROFILES.items():
         mark = " (default)" if name == DEFAULT_PROFILE else ""
         print(f"{name}\tDocker {profile.engine_version}\t{profile.store}\t"
-              f"API {profile.api_min}-{profile.api_max}{mark}")
+              f"API {profile.api_min}-{profile.api_max}\tchecked against {profile.checked_against}{mark}")
     return 0
 
 

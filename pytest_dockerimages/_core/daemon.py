@@ -71,13 +71,17 @@ def version_document(profile: Profile) -> dict[str, Any]:
     details = {"ApiVersion": profile.api_max, "Arch": "amd64", "BuildTime": "2026-01-01T00:00:00.000000000+00:00",
                "Experimental": "false", "GitCommit": profile.git_commit, "GoVersion": profile.go_version,
                "KernelVersion": "6.1.0-fake", "MinAPIVersion": profile.api_min, "Os": "linux"}
+    if profile.version_module is not None:
+        details["Module"], details["ModuleVersion"] = profile.version_module
+        details = dict(sorted(details.items()))  # Go writes a map's keys sorted
     components = [{"Name": "Engine", "Version": profile.engine_version, "Details": details}]
     components += [{"Name": name, "Version": version, "Details": {"GitCommit": commit}}
                    for name, version, commit in profile.components]
-    return {"Platform": {"Name": ""}, "Components": components, "Version": profile.engine_version,
-            "ApiVersion": profile.api_max, "MinAPIVersion": profile.api_min, "GitCommit": profile.git_commit,
-            "GoVersion": profile.go_version, "Os": "linux", "Arch": "amd64", "KernelVersion": "6.1.0-fake",
-            "BuildTime": details["BuildTime"]}
+    values = {"Platform": {"Name": ""}, "Components": components, "Version": profile.engine_version,
+              "ApiVersion": profile.api_max, "MinAPIVersion": profile.api_min, "GitCommit": profile.git_commit,
+              "GoVersion": profile.go_version, "Os": "linux", "Arch": "amd64", "KernelVersion": "6.1.0-fake",
+              "BuildTime": details["BuildTime"]}
+    return {key: values[key] for key in profile.version_key_order}
 
 
 # Go's net/http buffers this much of a handler's output; a longer body goes out chunked.

@@ -53,6 +53,7 @@ class Profile:
     api_max: str
     api_min: str
     description: str
+    checked_against: str  # the real daemon the project's CI proves this row against
     # --- filters ---
     filter_keys: frozenset[str]
     invalid_filter_word: str  # "Invalid filter" (<= 22) or "invalid filter"
@@ -86,6 +87,10 @@ class Profile:
     git_commit: str = "0000000"
     components: tuple[tuple[str, str, str], ...] = field(default=())  # (name, version, commit)
     h2c_prior_knowledge: bool = False  # v29+: an HTTP/2 preface gets HTTP/2 (h2c); before: the router's 301
+    # /version: the top-level key order (types.Version up to v28, api/types/system.VersionResponse from v29)
+    version_key_order: tuple[str, ...] = ("Platform", "Components", "Version", "ApiVersion", "MinAPIVersion",
+                                          "GitCommit", "GoVersion", "Os", "Arch", "KernelVersion", "BuildTime")
+    version_module: tuple[str, str] | None = None  # v29+: Engine Details "Module" and "ModuleVersion"
 
     @property
     def is_containerd(self) -> bool:
@@ -100,6 +105,7 @@ _BASE_KEYS = frozenset({"dangling", "label", "before", "since", "reference"})
 _DOCKER_20_10 = Profile(
     name="docker-20.10", engine_version="20.10.24+dfsg1", store="graphdriver", api_max="1.41", api_min="1.12",
     description="Docker 20.10 (Debian 12 docker.io), classic graphdriver store",
+    checked_against="Debian 12 docker.io 20.10.24+dfsg1-1+deb12u1",
     filter_keys=_BASE_KEYS, invalid_filter_word="Invalid filter", malformed_filters_go_error=True,
     dangling_exact_match=True, before_since_and=False, lowercase_error_names_repo=False,
     until_error_status=500, until_error_prefix="", label_negation=False, negated_label_matches_missing=False,
@@ -116,6 +122,7 @@ _DOCKER_20_10 = Profile(
 _DOCKER_26_1 = Profile(
     name="docker-26.1", engine_version="26.1.5+dfsg1", store="graphdriver", api_max="1.45", api_min="1.24",
     description="Docker 26.1 (Debian 13 docker.io), classic graphdriver store",
+    checked_against="Debian 13 docker.io 26.1.5+dfsg1-9+deb13u1",
     filter_keys=_BASE_KEYS | {"until"}, invalid_filter_word="invalid filter", malformed_filters_go_error=False,
     dangling_exact_match=False, before_since_and=True, lowercase_error_names_repo=True,
     until_error_status=500, until_error_prefix="", label_negation=False, negated_label_matches_missing=False,
@@ -136,6 +143,7 @@ def _containerd(base: Profile, **changes: object) -> Profile:
     fields.update(
         name=base.name + "-containerd", store="containerd",
         description=base.description.replace("classic graphdriver store", "containerd image store"),
+        checked_against=base.checked_against + ", containerd image store",
         filter_keys=base.filter_keys | {"label!"}, label_negation=True, bad_glob_is_error=False,
         dangling_record_name="moby-dangling",
     )
@@ -152,19 +160,32 @@ def _evolve(base: Profile, **changes: object) -> Profile:
 _DOCKER_28_1 = _evolve(
     _DOCKER_26_1, name="docker-28.1", engine_version="28.1.1", api_max="1.49",
     description="Docker 28.1, classic graphdriver store", manifests_from="1.47", descriptor_from=None,
+    checked_against="dockerd 28.1.1 built from moby's tag v28.1.1 (01f442b)",
     plain_text_errors_through="1.23",  # v28+: api/server/server.go writes errors for /v1.23 and older as text
     go_version="go1.23.8", git_commit="01f442b",
     components=(("containerd", "1.7.27", "05044ec0a9a75232cad458027ca83437aae3f4da"),
                 ("runc", "1.2.5", "v1.2.5-0-g59923ef"), ("docker-init", "0.19.0", "de40ad0")),
 )
 
+_DOCKER_28_5 = _evolve(
+    _DOCKER_28_1, name="docker-28.5", engine_version="28.5.2+dfsg4", api_max="1.51",
+    description="Docker 28.5 (Debian sid docker.io), classic graphdriver store",
+    checked_against="Debian sid docker.io 28.5.2+dfsg4-5", containers_from="1.51",
+    go_version="go1.27.1", git_commit="3ef3c07c883be49a2e8097bcf6d2952fce1d70eb",
+    components=(("containerd", "2.1.9+unknown", ""), ("docker-init", "0.19.0", "")),
+)
+
 _DOCKER_29_7 = _evolve(
     _DOCKER_28_1, name="docker-29.7", engine_version="29.7.2", api_max="1.55", api_min="1.40",
     description="Docker 29.7, classic graphdriver store (the newest release covered)",
+    checked_against="dockerd 29.7.2 built from moby's tag docker-v29.7.2 (6a43e3d)",
     until_error_status=400, until_error_prefix="invalid value for 'until' filter: ",
     reference_matches_canonical=True, legacy_filter_below="1.25", legacy_filter_needs_no_reference=True,
     identity_from="1.54", virtual_size="below_1.44", containers_from="1.51",
     go_version="go1.26.5", git_commit="6a43e3d", h2c_prior_knowledge=True,
+    version_key_order=("Platform", "Version", "ApiVersion", "MinAPIVersion", "Os", "Arch", "Components",
+                       "GitCommit", "GoVersion", "KernelVersion", "BuildTime"),
+    version_module=("github.com/moby/moby/v2", "v2.0.0+unknown"),  # daemon/info.go at the tag
 )
 
 PROFILES: dict[str, Profile] = {
@@ -174,12 +195,15 @@ PROFILES: dict[str, Profile] = {
         _containerd(_DOCKER_26_1),
         _DOCKER_28_1,
         _containerd(_DOCKER_28_1, descriptor_from="1.48"),
+        _DOCKER_28_5,
+        _containerd(_DOCKER_28_5, descriptor_from="1.48"),
         _DOCKER_29_7,
         _containerd(_DOCKER_29_7, descriptor_from="1.48", labels_when_none="empty", negated_label_matches_missing=True),
     )
 }
 
-DEFAULT_PROFILE = "docker-28.1-containerd"
+#: What a new installation of Docker's own packages runs today: Docker 29 with the containerd image store.
+DEFAULT_PROFILE = "docker-29.7-containerd"
 
 
 class UnknownProfile(ValueError):

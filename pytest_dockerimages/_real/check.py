@@ -51,6 +51,7 @@ class CheckReport:
     probes: int = 0
     differences: list[Difference] = field(default_factory=list)
     known: list[tuple[Probe, str]] = field(default_factory=list)
+    warning: str | None = None  # the daemon's release has no profile of its own
 
     @property
     def ok(self) -> bool:
@@ -60,6 +61,8 @@ class CheckReport:
         lines = [f"profile {self.profile}: {self.probes} requests, {len(self.differences)} differences, "
                  f"{len(self.known)} known differences"]
         lines += [d.render() for d in self.differences]
+        if self.warning:
+            lines.append(f"warning: {self.warning}")
         return "\n".join(lines)
 
 
@@ -351,5 +354,5 @@ def run_check(docker_host: str, *, random_count: int = 0, random_seed: int = 0, 
 
     with Server(FakeBackend(ImageStore(images), fake_profile)) as server:
         probes = standard_probes(images, fake_profile) + random_probes(images, fake_profile, random_count, random_seed)
-        report = CheckReport(fake_profile.name)
+        report = CheckReport(fake_profile.name, warning=snap.warning)
         return diff_all(probes, sender(docker_host), sender(server.docker_host), fake_profile, report, progress)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from .._core.model import Image
-from .._core.profiles import version_tuple
+from .._core.profiles import PROFILES, Profile, version_tuple
 from .._files.seed import Seed
 
 NONE_TAG, NONE_DIGEST = "<none>:<none>", "<none>@<none>"
@@ -33,25 +33,54 @@ def image_store_of(info: Mapping[str, Any]) -> str:
 
 
 # Engine release (major, minor) from which a profile applies; the newest row not above the engine wins.
-_PROFILE_FLOORS = [((0, 0), "docker-20.10"), ((21, 0), "docker-26.1"), ((28, 0), "docker-28.1"),
-                   ((29, 0), "docker-29.7")]
+def _release(engine_version: str) -> tuple[int, int]:
+    """(major, minor) of an engine version such as "26.1.5+dfsg1"."""
+    numbers = [int(p) for p in engine_version.split("+")[0].split("-")[0].split(".")[:2] if p.isdigit()]
+    return (numbers + [0, 0])[0], (numbers + [0, 0])[1]
+
+
+def nearest_profile(engine_version: str, store: str) -> tuple[str, str | None]:
+    """The profile nearest to an engine release and image store, and a warning unless it is that release.
+
+    Releases are compared as major*100+minor; a tie goes to the newer profile. A daemon between two
+    profiles (28.3, 29.2) gets a warning that names both.
+    """
+    release = _release(engine_version)
+    rows = [p for p in PROFILES.values() if p.store == store] or list(PROFILES.values())
+    rows.sort(key=lambda p: _release(p.engine_version))
+
+    def distance(p: Profile) -> tuple[int, int]:
+        major, minor = _release(p.engine_version)
+        return abs((release[0] - major) * 100 + release[1] - minor), -(major * 100 + minor)
+
+    best = min(rows, key=distance)
+    if _release(best.engine_version) == release:
+        return best.name, None
+    older = [p for p in rows if _release(p.engine_version) < release]
+    newer = [p for p in rows if _release(p.engine_version) > release]
+    shown = f"Docker {engine_version}"
+    if older and newer:
+        why = f"{shown} falls between profiles {older[-1].name} and {newer[0].name}"
+    elif older:
+        why = f"{shown} is newer than every profile (newest: {older[-1].name})"
+    else:
+        why = f"{shown} is older than every profile (oldest: {newer[0].name})"
+    return best.name, f"{why}; using {best.name}, the nearest"
 
 
 def profile_name_for(engine_version: str, store: str) -> str:
     """The profile closest to an engine release ("26.1.5+dfsg1") and image store."""
-    numbers = tuple(int(p) for p in engine_version.split("+")[0].split("-")[0].split(".")[:2] if p.isdigit())
-    name = _PROFILE_FLOORS[0][1]
-    for floor, candidate in _PROFILE_FLOORS:
-        if numbers >= floor:
-            name = candidate
-    if store == "containerd" and name != "docker-20.10":
-        name += "-containerd"
-    return name
+    return nearest_profile(engine_version, store)[0]
 
 
 def detect_profile(version: Mapping[str, Any], info: Mapping[str, Any]) -> str:
     """The profile closest to a daemon, from its /version and /info documents."""
-    return profile_name_for(str(version.get("Version", "0")), image_store_of(info))
+    return detect_profile_with_warning(version, info)[0]
+
+
+def detect_profile_with_warning(version: Mapping[str, Any], info: Mapping[str, Any]) -> tuple[str, str | None]:
+    """`detect_profile`, and the warning to show when the daemon's release has no profile of its own."""
+    return nearest_profile(str(version.get("Version", "0")), image_store_of(info))
 
 
 def _layer_sizes(images: Sequence[tuple[tuple[str, ...], int]]) -> dict[tuple[str, ...], int]:
@@ -115,6 +144,7 @@ class Snapshot:
     version: Mapping[str, Any]
     info: Mapping[str, Any]
     api_version: str
+    warning: str | None = None  # the daemon's release has no profile of its own (see nearest_profile)
 
 
 Fetch = Callable[[str], Any]
@@ -132,8 +162,8 @@ def snapshot_with(fetch: Fetch, progress: Callable[[str], None] = lambda _: None
         progress(f"inspect {n}/{len(listing)}")
         inspects[summary["Id"]] = fetch(f"/v{api}/images/{summary['Id']}/json")
     store = image_store_of(info)
-    profile = detect_profile(version, info)
-    return Snapshot(Seed(tuple(build_images(listing, inspects, store)), profile), version, info, api)
+    profile, warning = detect_profile_with_warning(version, info)
+    return Snapshot(Seed(tuple(build_images(listing, inspects, store)), profile), version, info, api, warning)
 
 
 def take_snapshot(docker_host: str, progress: Callable[[str], None] = lambda _: None) -> Snapshot:
