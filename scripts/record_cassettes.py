@@ -78,7 +78,9 @@ def record_variant(name: str, out_dir: Path, progress: bool) -> Path:
         cassette = Cassette(path=out)
         backend = RecordingBackend(
             daemon.docker_host, cassette,
-            pseudonyms={daemon.registry.addr: REGISTRY_PSEUDONYM},
+            # Docker 29's Identity.Pull names the registry without its port: pseudonymise that form too
+            pseudonyms={daemon.registry.addr: REGISTRY_PSEUDONYM,
+                        daemon.registry.addr.rsplit(":", 1)[0]: REGISTRY_PSEUDONYM.rsplit(":", 1)[0]},
             replacements={str(daemon.dir / "root"): DATA_ROOT_STAND_IN, str(daemon.dir): DATA_ROOT_STAND_IN},
             errors_if_no_info=True,
         )

@@ -33,7 +33,8 @@ from pytest_dockerimages._http.server import Server
 from pytest_dockerimages._http.unixhttp import request as http_request
 
 SHIPPED = sorted(data_dir("cassettes").glob("*.yaml"))
-SHIPPED_NAMES = ("docker-20.10", "docker-26.1", "docker-26.1-containerd")
+SHIPPED_NAMES = ("docker-20.10", "docker-26.1", "docker-26.1-containerd", "docker-28.1", "docker-28.1-containerd",
+                 "docker-28.5", "docker-28.5-containerd", "docker-29.7", "docker-29.7-containerd")
 
 
 def q(path: str, **params: object) -> str:

@@ -38,7 +38,8 @@ __all__ = ["addoption", "header_line", "before_record", "MARKERS", "dockerimages
            "BUILTIN_CASSETTES", "CassetteHandle"]
 
 RECORD_MODES = ("none", "once", "new_episodes", "all")
-BUILTIN_CASSETTES = ("docker-20.10", "docker-26.1", "docker-26.1-containerd")
+BUILTIN_CASSETTES = ("docker-20.10", "docker-26.1", "docker-26.1-containerd", "docker-28.1", "docker-28.1-containerd",
+                     "docker-28.5", "docker-28.5-containerd", "docker-29.7", "docker-29.7-containerd")
 MARKER = "dockerimages_cassette"
 MARKER_KWARGS = ("name", "record_mode", "fallback")
 MARKERS = [
