@@ -345,7 +345,7 @@ def dockerimages_httpx(dockerimages_host: str, request: pytest.FixtureRequest) -
 def dockerimages_client(request: pytest.FixtureRequest) -> Iterator[Any]:
     """A `docker.DockerClient` talking to the fake daemon (API version negotiated, as `auto`).
 
-    Skips when the docker SDK is not installed (fails instead when the CI env var is set).
+    Skips when the docker SDK is not installed (fails instead under DOCKERIMAGES_STRICT=1).
     """
     try:
         import docker
@@ -365,7 +365,7 @@ def dockerimages_real_daemon(request: pytest.FixtureRequest) -> Iterator[Any]:
     """A seeded real dockerd for the session (`RealDaemon`: .docker_host, .version, .store, ...).
 
     Choose it with --dockerimages-real-daemon / ini dockerimages_real_daemon / env
-    DOCKERIMAGES_REAL_DAEMON.  Skips when the binaries are missing (fails when CI is set).
+    DOCKERIMAGES_REAL_DAEMON.  Skips when the binaries are missing (fails under DOCKERIMAGES_STRICT=1).
     """
     from ._real.fixture import dockerimages_real_daemon_impl
 

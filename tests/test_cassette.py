@@ -2,6 +2,7 @@
 and the pytest marker/fixture in replay and record modes (against a fake upstream daemon)."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import multiprocessing
 import os
@@ -31,6 +32,7 @@ from pytest_dockerimages._fake.backend import FakeBackend
 from pytest_dockerimages._files.resources import data_dir
 from pytest_dockerimages._http.server import Server
 from pytest_dockerimages._http.unixhttp import request as http_request
+from pytest_dockerimages._real.fixture import skip_or_fail
 
 SHIPPED = sorted(data_dir("cassettes").glob("*.yaml"))
 SHIPPED_NAMES = ("docker-20.10", "docker-26.1", "docker-26.1-containerd")
@@ -687,7 +689,8 @@ def test_long_and_parametrized_names_are_valid_files(pytester: pytest.Pytester, 
 
 
 def test_xdist_workers_share_one_cassette(pytester: pytest.Pytester, upstream: Server) -> None:
-    pytest.importorskip("xdist")
+    if importlib.util.find_spec("xdist") is None:
+        skip_or_fail("pytest-xdist is not installed (pip install -e .[test])")
     _write_test(pytester, """
         import pytest
         from pytest_dockerimages._http.unixhttp import request

@@ -8,6 +8,8 @@ import textwrap
 
 import pytest
 
+from pytest_dockerimages._real.fixture import skip_or_fail
+
 pytest_plugins = ["pytester"]
 
 SEED = """\
@@ -236,6 +238,24 @@ def test_dockerimages_host_follows_the_cassette_marker(pytester: pytest.Pytester
     pytester.runpytest("--strict-markers").assert_outcomes(passed=2)
 
 
+@pytest.mark.parametrize("strict", ["", "1"])
+def test_dockerimages_client_without_sdk_skips_unless_strict(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                                                            strict: str) -> None:
+    """A downstream CI (CI=true) without the docker SDK skips; only DOCKERIMAGES_STRICT=1 fails."""
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setenv("DOCKERIMAGES_STRICT", strict)
+    pytester.makepyfile("""
+        import sys
+
+        def test_it(monkeypatch, request):
+            monkeypatch.setitem(sys.modules, "docker", None)  # as if the SDK were not installed
+            request.getfixturevalue("dockerimages_client")
+    """)
+    result = pytester.runpytest("-p", "dockerimages", "-rsf")
+    result.assert_outcomes(**({"failed": 1} if strict else {"skipped": 1}))
+    result.stdout.fnmatch_lines(["*the docker SDK for Python is not installed (pip install docker)*"])
+
+
 def test_dockerimages_client_lists_the_fake_images(pytester: pytest.Pytester) -> None:
     if importlib.util.find_spec("docker") is None:
         skip_or_fail("the docker SDK is not installed (pip install docker)")
@@ -327,10 +347,6 @@ def test_xdist_gives_each_worker_its_own_daemon(pytester: pytest.Pytester, monke
     assert len(workers) == 2 and len({h for _, h in pairs}) == 2
 
 
-def skip_or_fail(reason: str) -> None:
-    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
-        pytest.fail(f"CI is set, so not skipping: {reason}")
-    pytest.skip(reason)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -313,7 +313,9 @@ def pytest_addoption(parser):
 
 
 def test_fixture_skips_when_dockerd_is_missing(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("CI", raising=False)
+    """CI=true alone, as a downstream project's CI service sets it, still skips."""
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.delenv("DOCKERIMAGES_STRICT", raising=False)
     monkeypatch.setenv("DOCKERIMAGES_DOCKERD_20_10", str(pytester.path / "no-such-dockerd"))
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile("def test_it(dockerimages_real_daemon):\n    pass\n")
@@ -322,15 +324,17 @@ def test_fixture_skips_when_dockerd_is_missing(pytester: pytest.Pytester, monkey
     result.stdout.fnmatch_lines(["*docker-20.10 needs dockerd 20.10*install-daemons.sh*"])
 
 
-def test_fixture_fails_under_ci_when_dockerd_is_missing(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CI", "true")
+def test_fixture_fails_when_strict_and_dockerd_is_missing(pytester: pytest.Pytester,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv("DOCKERIMAGES_STRICT", "1")
     monkeypatch.setenv("DOCKERIMAGES_DOCKERD_26_1", str(pytester.path / "no-such-dockerd"))
     pytester.makeconftest(CONFTEST)
     pytester.makeini("[pytest]\ndockerimages_real_daemon = docker-26.1-containerd\n")
     pytester.makepyfile("def test_it(dockerimages_real_daemon):\n    pass\n")
     result = pytester.runpytest(*NO_PLUGIN)
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*CI is set, so not skipping*docker-26.1-containerd*"])
+    result.stdout.fnmatch_lines(["*DOCKERIMAGES_STRICT is set, so not skipping*docker-26.1-containerd*"])
 
 
 @pytest.mark.realdaemon
