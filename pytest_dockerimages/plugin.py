@@ -200,16 +200,16 @@ def _registered_markers(config: pytest.Config) -> set[str]:
 
 def _misspelt_marker(item: pytest.Item) -> str | None:
     """A marker on `item` whose unregistered name is close to one of ours: its did-you-mean message."""
+    ours = (MARKER, CASSETTE_MARKER)
+    others = {mark.name for mark in item.iter_markers()} - set(ours)
+    if not others:
+        return None
     import difflib
 
-    ours = (MARKER, CASSETTE_MARKER)
-    registered = _registered_markers(item.config)
-    for mark in item.iter_markers():
-        if mark.name in ours or mark.name in registered:
-            continue
-        close = difflib.get_close_matches(mark.name, ours, n=1, cutoff=0.8)
+    for name in sorted(others - _registered_markers(item.config)):
+        close = difflib.get_close_matches(name, ours, n=1, cutoff=0.8)
         if close:
-            return (f"@pytest.mark.{mark.name} is not a pytest-dockerimages marker (it would be ignored); "
+            return (f"@pytest.mark.{name} is not a pytest-dockerimages marker (it would be ignored); "
                     f"did you mean @pytest.mark.{close[0]}?")
     return None
 

@@ -509,7 +509,9 @@ def test_marker_builtin_replay_and_miss_message(pytester: pytest.Pytester) -> No
     assert "test_miss" in out and "not found in cassette" in out
     assert 'GET /v1.45/images/json?filters=%7B%22label%22%3A%5B%22zzz%22%5D%7D' in out
     assert "nearest recorded:" in out and 'filters={"label":["org.example.kind=built"]}' in out
-    assert "To record: python scripts/record_cassettes.py docker-26.1" in out
+    assert "To record: pytest test_casmod.py::test_miss --dockerimages-record-mode=once" in out
+    assert "instead of the built-in 'docker-26.1'" in out and "scripts/" not in out
+    assert "@pytest.mark.dockerimages_cassette(..., fallback=True)" in out
 
 
 def test_marker_errors(pytester: pytest.Pytester) -> None:
@@ -534,6 +536,7 @@ def test_marker_errors(pytester: pytest.Pytester) -> None:
     assert "got unknown keyword(s) colour; known: name, record_mode, fallback" in out
     assert "record mode 'sometimes' from @pytest.mark.dockerimages_cassette(record_mode=...) is not one of" in out
     assert "nope.yaml does not exist" in out and "--dockerimages-record-mode=once" in out
+    assert "or name a built-in cassette: docker-20.10, docker-26.1, docker-26.1-containerd" in out
     assert not (pytester.path / "cassettes").exists()
 
 

@@ -2,7 +2,7 @@
 
 Also unit tests for `imagetar` (deterministic archives) and for the fixture's skip/fail logic.
 The real-daemon tests are marked `realdaemon`; they skip when the binaries are missing (install
-them with `scripts/install-daemons.sh`) but FAIL when the env var CI is set.
+them with `scripts/install-daemons.sh`) but FAIL when DOCKERIMAGES_STRICT=1 is set.
 """
 from __future__ import annotations
 
@@ -321,7 +321,9 @@ def test_fixture_skips_when_dockerd_is_missing(pytester: pytest.Pytester, monkey
     pytester.makepyfile("def test_it(dockerimages_real_daemon):\n    pass\n")
     result = pytester.runpytest(*NO_PLUGIN, "-rs", "--dockerimages-real-daemon=docker-20.10")
     result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines(["*docker-20.10 needs dockerd 20.10*install-daemons.sh*"])
+    result.stdout.fnmatch_lines(["*docker-20.10 needs dockerd 20.10*DOCKERIMAGES_DOCKERD_20_10*"
+                                 "DOCKERIMAGES_DOCKER_REGISTRY*DOCKERIMAGES_DOCKER_CLI*"])
+    result.stdout.no_fnmatch_line("*scripts/*")
 
 
 def test_fixture_fails_when_strict_and_dockerd_is_missing(pytester: pytest.Pytester,

@@ -62,9 +62,11 @@ __all__ = [
 
 DEFAULT_26_1_PREFIX = "/opt/pytest-dockerimages/docker-26.1"
 INSTALL_HINT = (
-    "install them with `sudo bash scripts/install-daemons.sh` (Debian 12: docker.io and docker-registry "
-    "via apt, Debian 13's docker.io 26.1 unpacked under $DOCKERIMAGES_DOCKER_26_1_PREFIX, default "
-    f"{DEFAULT_26_1_PREFIX}), or point DOCKERIMAGES_DOCKERD_20_10 / DOCKERIMAGES_DOCKERD_26_1 at a dockerd"
+    "point DOCKERIMAGES_DOCKERD_20_10 / DOCKERIMAGES_DOCKERD_26_1 at your own dockerd binary of that "
+    "release (or DOCKERIMAGES_DOCKER_26_1_PREFIX at an unpacked docker.io 26.1 package, default "
+    f"{DEFAULT_26_1_PREFIX}), DOCKERIMAGES_DOCKER_REGISTRY at a docker-registry binary and "
+    "DOCKERIMAGES_DOCKER_CLI at a docker CLI; on Debian 12, `apt-get install docker.io docker-registry` "
+    "provides 20.10, the registry and the CLI"
 )
 # Unix socket paths must fit sockaddr_un.sun_path (108 bytes including the NUL); containerd's
 # socket lives deeper than ours (exec/containerd/containerd.sock), so keep some room.
