@@ -208,6 +208,10 @@ def test_installed_plugin_hints_speak_to_a_pip_user(installed: Installed) -> Non
         @pytest.mark.dockerimage(images=[])
         def test_typo(dockerimages_fake):
             pass
+
+        @pytest.mark.dockerimages(images=[{"tags": ["shop/app:"]}])
+        def test_bad_image(dockerimages_fake):
+            pass
     """))
     result = installed.run(installed.python, "-m", "pytest", "-p", "no:cacheprovider", "-W",
                            "ignore::pytest.PytestUnknownMarkWarning", "test_hints.py")
@@ -215,4 +219,7 @@ def test_installed_plugin_hints_speak_to_a_pip_user(installed: Installed) -> Non
     assert "fallback=True" in out and "--dockerimages-record-mode=once" in out, out
     assert "or name a built-in cassette: docker-20.10, docker-26.1, docker-26.1-containerd" in out
     assert "did you mean @pytest.mark.dockerimages?" in out
-    assert "scripts/" not in out
+    assert "'shop/app:': invalid reference format: invalid tag format: the tag after ':' is empty" in out
+    assert "Traceback" not in out and "scripts/" not in out
+    served = installed.run("dockerimages", "serve", "--tcp", "0.0.0.0:0")
+    assert served.returncode == 2 and "add --allow-remote" in served.stderr
