@@ -303,21 +303,26 @@ def test_dockerimages_host_follows_the_cassette_marker(pytester: pytest.Pytester
 
 
 @pytest.mark.parametrize("strict", ["", "1"])
-def test_dockerimages_client_without_sdk_skips_unless_strict(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
-                                                            strict: str) -> None:
-    """A downstream CI (CI=true) without the docker SDK skips; only DOCKERIMAGES_STRICT=1 fails."""
+@pytest.mark.parametrize(("fixture", "module", "reason"), [
+    ("dockerimages_client", "docker", "the docker SDK for Python is not installed (pip install docker)"),
+    ("dockerimages_httpx", "httpx", "httpx is not installed (pip install httpx)"),
+])
+def test_fixture_without_its_library_skips_unless_strict(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                                                        strict: str, fixture: str, module: str, reason: str) -> None:
+    """A downstream CI (CI=true) without the library skips; only DOCKERIMAGES_STRICT=1 fails."""
     monkeypatch.setenv("CI", "true")
     monkeypatch.setenv("DOCKERIMAGES_STRICT", strict)
-    pytester.makepyfile("""
+    pytester.makepyfile(f"""
         import sys
 
         def test_it(monkeypatch, request):
-            monkeypatch.setitem(sys.modules, "docker", None)  # as if the SDK were not installed
-            request.getfixturevalue("dockerimages_client")
+            monkeypatch.setitem(sys.modules, "{module}", None)  # as if it were not installed
+            request.getfixturevalue("{fixture}")
     """)
     result = pytester.runpytest("-p", "dockerimages", "-rsf")
     result.assert_outcomes(**({"failed": 1} if strict else {"skipped": 1}))
-    result.stdout.fnmatch_lines(["*the docker SDK for Python is not installed (pip install docker)*"])
+    result.stdout.fnmatch_lines([f"*{reason}*"])
+    result.stdout.no_fnmatch_line("*Traceback*")
 
 
 def test_dockerimages_client_lists_the_fake_images(pytester: pytest.Pytester) -> None:

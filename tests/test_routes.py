@@ -122,3 +122,20 @@ def test_the_table_is_derived_from_routers_and_server_mounts(tmp_path: Path) -> 
         sys.path.remove(str(SCRIPTS))
     assert gen_routes.routes_of(repo, "v0.0.1") == [
         ("*", "/debug/vars", False), ("GET", "/things/{id:.*}/json", True), ("DELETE", "/things/{id}", True)]
+
+
+def test_the_generated_module_lists_each_route_once_and_every_release_in_full() -> None:
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        import gen_routes
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    a, b = ("GET", "/a", True), ("*", "/debug/b", False)
+    table = {tag: [a] for tag in gen_routes.RELEASES}
+    table[gen_routes.RELEASES[0]].append(b)
+    namespace: dict[str, object] = {}
+    source = gen_routes.render(table)
+    exec(compile(source, "routes_table", "exec"), namespace)
+    assert source.count("'/a'") == 1
+    assert {tag: set(rows) for tag, rows in namespace["ROUTES"].items()} == {  # type: ignore[attr-defined]
+        tag: set(rows) for tag, rows in table.items()}
