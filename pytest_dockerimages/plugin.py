@@ -180,16 +180,51 @@ def _marker_problem(marker: pytest.Mark) -> str | None:
     unknown = sorted(set(marker.kwargs) - set(MARKER_KEYWORDS))
     if unknown:
         return f"got unknown keyword(s) {', '.join(unknown)}; known: {', '.join(MARKER_KEYWORDS)}"
+    images = marker.kwargs.get("images")
+    if images is not None and (isinstance(images, (str, bytes)) or not isinstance(images, (list, tuple))):
+        return f"images= must be a list of Image objects or dicts, got {type(images).__name__}"
+    from collections.abc import Mapping
+
+    from ._core.model import Image
+
+    for index, image in enumerate(images or ()):
+        if not isinstance(image, (Image, Mapping)):
+            return f"images[{index}]: expected an Image or a dict of Image fields, got {type(image).__name__}"
     return None
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Refuse a misspelt marker before anything runs: a typo must not silently mean defaults."""
-    for item in items:
-        for marker in item.iter_markers(MARKER):
-            problem = _marker_problem(marker)
-            if problem is not None:
-                raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.{MARKER}(...) {problem}")
+def _registered_markers(config: pytest.Config) -> set[str]:
+    """Names of the markers registered by plugins and the ini `markers` key."""
+    return {line.split(":", 1)[0].split("(", 1)[0].strip() for line in config.getini("markers")}
+
+
+def _misspelt_marker(item: pytest.Item) -> str | None:
+    """A marker on `item` whose unregistered name is close to one of ours: its did-you-mean message."""
+    ours = (MARKER, CASSETTE_MARKER)
+    others = {mark.name for mark in item.iter_markers()} - set(ours)
+    if not others:
+        return None
+    import difflib
+
+    for name in sorted(others - _registered_markers(item.config)):
+        close = difflib.get_close_matches(name, ours, n=1, cutoff=0.8)
+        if close:
+            return (f"@pytest.mark.{name} is not a pytest-dockerimages marker (it would be ignored); "
+                    f"did you mean @pytest.mark.{close[0]}?")
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Fail this test, and only this one, when its marker is misspelt or has a bad argument:
+    a typo must not silently mean defaults, nor stop a run in which the test is deselected."""
+    problem = _misspelt_marker(item)
+    marker = item.get_closest_marker(MARKER)
+    if problem is None and marker is not None:
+        found = _marker_problem(marker)
+        problem = None if found is None else f"@pytest.mark.{MARKER}(...) {found}"
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -215,10 +250,6 @@ def _test_config(request: pytest.FixtureRequest) -> dict[str, Any]:
     """reset() arguments for this test: marker > option > ini > default, key by key."""
     marker = request.node.get_closest_marker(MARKER)
     kwargs = dict(marker.kwargs) if marker is not None else {}
-    if marker is not None:
-        problem = _marker_problem(marker)
-        if problem is not None:
-            pytest.fail(f"@pytest.mark.{MARKER}(...) {problem}", pytrace=False)
     profile = kwargs.get("profile") or _configured_profile(request.config)
     seed: Any = kwargs.get("seed")
     if seed is not None and isinstance(seed, (str, os.PathLike)):
@@ -265,6 +296,7 @@ def dockerimages_fake(_dockerimages_session_daemon: FakeDaemon, request: pytest.
     daemon = _dockerimages_session_daemon
     request.node.stash[_DAEMON_KEY] = daemon
     config = _test_config(request)
+    from ._core.model import ModelError
     from ._core.profiles import UnknownProfile
     from ._files.seed import SeedError
 
@@ -273,6 +305,10 @@ def dockerimages_fake(_dockerimages_session_daemon: FakeDaemon, request: pytest.
         daemon.reset(**config)
     except (SeedError, UnknownProfile) as exc:
         pytest.fail(f"dockerimages: {exc}", pytrace=False)
+    except ModelError as exc:
+        marker = request.node.get_closest_marker(MARKER)
+        source = f"@pytest.mark.{MARKER}(images=...)" if marker and "images" in marker.kwargs else "dockerimages:"
+        pytest.fail(f"{source} {exc}", pytrace=False)
     try:
         yield daemon
     finally:
@@ -345,7 +381,7 @@ def dockerimages_httpx(dockerimages_host: str, request: pytest.FixtureRequest) -
 def dockerimages_client(request: pytest.FixtureRequest) -> Iterator[Any]:
     """A `docker.DockerClient` talking to the fake daemon (API version negotiated, as `auto`).
 
-    Skips when the docker SDK is not installed (fails instead when the CI env var is set).
+    Skips when the docker SDK is not installed (fails instead under DOCKERIMAGES_STRICT=1).
     """
     try:
         import docker
@@ -365,7 +401,7 @@ def dockerimages_real_daemon(request: pytest.FixtureRequest) -> Iterator[Any]:
     """A seeded real dockerd for the session (`RealDaemon`: .docker_host, .version, .store, ...).
 
     Choose it with --dockerimages-real-daemon / ini dockerimages_real_daemon / env
-    DOCKERIMAGES_REAL_DAEMON.  Skips when the binaries are missing (fails when CI is set).
+    DOCKERIMAGES_REAL_DAEMON.  Skips when the binaries are missing (fails under DOCKERIMAGES_STRICT=1).
     """
     from ._real.fixture import dockerimages_real_daemon_impl
 

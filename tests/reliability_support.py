@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, settings
 
 from pytest_dockerimages._core.timestamps import NANOS
 
-#: Set in CI: hypothesis keeps no example database there, and skips become failures.
+#: Set in CI: hypothesis keeps no example database there (skipping is governed by DOCKERIMAGES_STRICT).
 IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 #: Multiplies every example count (e.g. DOCKERIMAGES_FUZZ_SCALE=10 for a long local soak).
 SCALE = float(os.environ.get("DOCKERIMAGES_FUZZ_SCALE", "1") or 1)

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Any
 
 import pytest
 
 from pytest_dockerimages._fake.fakedaemon import FakeDaemon
 from pytest_dockerimages._files.schema import validate
+from pytest_dockerimages._real.fixture import skip_or_fail
 
 IMAGES = [
     {"tags": ["shop/app:1.0"], "labels": {"tier": "app"}, "created": "2024-05-01T00:00:00Z"},
@@ -21,9 +21,7 @@ def aiodocker_module() -> Any:
     try:
         import aiodocker
     except ImportError:
-        if os.environ.get("CI"):
-            pytest.fail("aiodocker is not installed (pip install -e .[test])")
-        pytest.skip("aiodocker is not installed (pip install -e .[test])")
+        skip_or_fail("aiodocker is not installed (pip install -e .[test])")
     return aiodocker
 
 

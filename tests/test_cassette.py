@@ -2,6 +2,7 @@
 and the pytest marker/fixture in replay and record modes (against a fake upstream daemon)."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import multiprocessing
 import os
@@ -31,6 +32,7 @@ from pytest_dockerimages._fake.backend import FakeBackend
 from pytest_dockerimages._files.resources import data_dir
 from pytest_dockerimages._http.server import Server
 from pytest_dockerimages._http.unixhttp import request as http_request
+from pytest_dockerimages._real.fixture import skip_or_fail
 
 SHIPPED = sorted(data_dir("cassettes").glob("*.yaml"))
 SHIPPED_NAMES = ("docker-20.10", "docker-26.1", "docker-26.1-containerd", "docker-28.1", "docker-28.1-containerd",
@@ -508,7 +510,9 @@ def test_marker_builtin_replay_and_miss_message(pytester: pytest.Pytester) -> No
     assert "test_miss" in out and "not found in cassette" in out
     assert 'GET /v1.45/images/json?filters=%7B%22label%22%3A%5B%22zzz%22%5D%7D' in out
     assert "nearest recorded:" in out and 'filters={"label":["org.example.kind=built"]}' in out
-    assert "To record: python scripts/record_cassettes.py docker-26.1" in out
+    assert "To record: pytest test_casmod.py::test_miss --dockerimages-record-mode=once" in out
+    assert "instead of the built-in 'docker-26.1'" in out and "scripts/" not in out
+    assert "@pytest.mark.dockerimages_cassette(..., fallback=True)" in out
 
 
 def test_marker_errors(pytester: pytest.Pytester) -> None:
@@ -533,6 +537,7 @@ def test_marker_errors(pytester: pytest.Pytester) -> None:
     assert "got unknown keyword(s) colour; known: name, record_mode, fallback" in out
     assert "record mode 'sometimes' from @pytest.mark.dockerimages_cassette(record_mode=...) is not one of" in out
     assert "nope.yaml does not exist" in out and "--dockerimages-record-mode=once" in out
+    assert "or name a built-in cassette: docker-20.10, docker-26.1, docker-26.1-containerd" in out
     assert not (pytester.path / "cassettes").exists()
 
 
@@ -688,7 +693,8 @@ def test_long_and_parametrized_names_are_valid_files(pytester: pytest.Pytester, 
 
 
 def test_xdist_workers_share_one_cassette(pytester: pytest.Pytester, upstream: Server) -> None:
-    pytest.importorskip("xdist")
+    if importlib.util.find_spec("xdist") is None:
+        skip_or_fail("pytest-xdist is not installed (pip install -e .[test])")
     _write_test(pytester, """
         import pytest
         from pytest_dockerimages._http.unixhttp import request

@@ -123,9 +123,22 @@ def test_missing_seed_and_unknown_profile(tmp_path: Path) -> None:
     assert done.returncode == 2 and "docker-0.1" in done.stderr and "docker-26.1" in done.stderr
 
 
-def test_non_loopback_tcp_is_refused() -> None:
+def test_non_loopback_tcp_is_refused_naming_the_flag() -> None:
     done = run_cli("serve", "--tcp", "0.0.0.0:0")
     assert done.returncode == 2 and "non-loopback" in done.stderr and "Traceback" not in done.stderr
+    assert "--allow-remote" in done.stderr and "allow_remote=True" not in done.stderr
+    done = run_cli("serve", "--allow-remote")
+    assert done.returncode == 2 and "--allow-remote applies to --tcp only" in done.stderr
+
+
+def test_allow_remote_lets_tcp_listen_on_every_interface(served: list[subprocess.Popen[str]]) -> None:
+    proc = start_serve("--tcp", "0.0.0.0:0", "--allow-remote")
+    served.append(proc)
+    line = first_line(proc)
+    port = int(line.rsplit(":", 1)[1])
+    assert line.startswith("DOCKER_HOST=tcp://0.0.0.0:") and port > 0
+    assert request(f"tcp://127.0.0.1:{port}", "GET", "/_ping")[0] == 200  # loopback only
+    assert stop(proc) == 0
 
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:

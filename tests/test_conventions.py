@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -142,3 +143,22 @@ def test_real_daemon_option_names_match_realdaemon() -> None:
 
     assert realdaemon_fixture.VARIANT_NAMES == tuple(realdaemon.VARIANTS)
     assert realdaemon_fixture.DEFAULT_VARIANT == realdaemon.DEFAULT_VARIANT
+
+
+def test_no_message_sends_a_user_to_a_file_only_a_checkout_has() -> None:
+    """A hint naming scripts/, tests/, docs/ ... is useless to a user of the wheel (its twin in
+    test_packaging scans the package as installed from the wheel)."""
+    from hint_scan import checkout_references
+
+    import pytest_dockerimages
+
+    assert checkout_references(Path(pytest_dockerimages.__file__).parent) == []
+
+
+def test_the_hint_scan_finds_checkout_paths(tmp_path: Path) -> None:
+    from hint_scan import checkout_references
+
+    (tmp_path / "m.py").write_text('"""Docstring: scripts/gen.py is fine here."""\n'
+                                   'HINT = f"run python scripts/record.py {1}"\nOK = "pip install docker"\n'
+                                   'EDITABLE = "pip install -e .[test]"\n')
+    assert [hit.split(":")[1] for hit in checkout_references(tmp_path)] == ["2", "4"]

@@ -259,3 +259,28 @@ def test_encode_refuses_what_json_cannot_hold() -> None:
 
     with pytest.raises(TypeError, match="not JSON serializable"):
         encode({"x": object()})
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("shop/app:", "invalid tag format: the tag after ':' is empty"),
+    ("shop/app:-x", "invalid tag format: '-x'"),
+    ("shop/app@sha256:abc", "invalid digest format: 'sha256:abc'"),
+    ("shop//app", "a path component of the repository name is empty"),
+    ("shop/App", "repository name must be lowercase"),
+    ("a b", "a reference has no whitespace"),
+    ("a:b:c", "':' separates only the tag"),
+    ("", "repository name must have at least one component"),
+    ("shop/app:1", None),
+    ("Registry.example:5000/shop/app:1", None),
+])
+def test_why_a_reference_is_invalid(text: str, reason: str | None) -> None:
+    from pytest_dockerimages._core.reference import why_invalid
+
+    found = why_invalid(text)
+    assert found == reason if reason is None else (found is not None and found.startswith(reason))
+
+
+def test_a_bad_created_lists_the_accepted_forms() -> None:
+    with pytest.raises(ModelError) as info:
+        Image(created="yesterday")
+    assert "unix seconds" in str(info.value) and "2024-03-01T00:00:00Z" in str(info.value)

@@ -144,19 +144,3 @@ def test_fixture_answers_the_code_under_test_and_restores_httpx(pytester: pytest
     result = pytester.runpytest("-p", "dockerimages", "-p", "no:randomly")
     result.assert_outcomes(passed=3)
 
-
-@pytest.mark.parametrize("ci", ["", "true"])
-def test_fixture_without_httpx_skips_or_fails_in_ci(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
-                                                   ci: str) -> None:
-    monkeypatch.setenv("CI", ci)
-    pytester.makepyfile("""
-        import sys
-
-        def test_it(monkeypatch, request):
-            monkeypatch.setitem(sys.modules, "httpx", None)  # as if httpx were not installed
-            request.getfixturevalue("dockerimages_httpx")
-    """)
-    result = pytester.runpytest("-p", "dockerimages", "-rsf")
-    result.assert_outcomes(**({"failed": 1} if ci else {"skipped": 1}))
-    result.stdout.fnmatch_lines(["*httpx is not installed (pip install httpx)*"])
-    result.stdout.no_fnmatch_line("*Traceback*")

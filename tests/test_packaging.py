@@ -181,3 +181,45 @@ def test_dockerimages_serve_prints_docker_host_and_stops_on_sigterm(installed: I
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_no_message_of_the_installed_package_names_a_checkout_file(installed: Installed) -> None:
+    from hint_scan import checkout_references
+
+    package = Path(installed.python_out("import pytest_dockerimages; print(pytest_dockerimages.__file__)")).parent
+    assert installed.venv in package.parents
+    assert checkout_references(package) == []
+
+
+def test_installed_plugin_hints_speak_to_a_pip_user(installed: Installed) -> None:
+    """A cassette miss on a built-in cassette, a missing cassette, a misspelt marker: from the wheel."""
+    (installed.work / "test_hints.py").write_text(textwrap.dedent("""
+        import pytest
+        from pytest_dockerimages._http.unixhttp import request
+
+        @pytest.mark.dockerimages_cassette("docker-26.1")
+        def test_miss(dockerimages_cassette):
+            request(dockerimages_cassette.docker_host, "GET", "/v1.45/images/json?filters=%7B%22label%22%3A%5B%22zzz%22%5D%7D")
+
+        @pytest.mark.dockerimages_cassette("nope")
+        def test_missing(dockerimages_cassette):
+            pass
+
+        @pytest.mark.dockerimage(images=[])
+        def test_typo(dockerimages_fake):
+            pass
+
+        @pytest.mark.dockerimages(images=[{"tags": ["shop/app:"]}])
+        def test_bad_image(dockerimages_fake):
+            pass
+    """))
+    result = installed.run(installed.python, "-m", "pytest", "-p", "no:cacheprovider", "-W",
+                           "ignore::pytest.PytestUnknownMarkWarning", "test_hints.py")
+    out = result.stdout
+    assert "fallback=True" in out and "--dockerimages-record-mode=once" in out, out
+    assert "or name a built-in cassette: docker-20.10, docker-26.1, docker-26.1-containerd" in out
+    assert "did you mean @pytest.mark.dockerimages?" in out
+    assert "'shop/app:': invalid reference format: invalid tag format: the tag after ':' is empty" in out
+    assert "Traceback" not in out and "scripts/" not in out
+    served = installed.run("dockerimages", "serve", "--tcp", "0.0.0.0:0")
+    assert served.returncode == 2 and "add --allow-remote" in served.stderr

@@ -8,6 +8,8 @@ import textwrap
 
 import pytest
 
+from pytest_dockerimages._real.fixture import skip_or_fail
+
 pytest_plugins = ["pytester"]
 
 SEED = """\
@@ -146,17 +148,81 @@ def test_strict_markers_accept_the_marker(pytester: pytest.Pytester) -> None:
     pytester.runpytest("--markers").stdout.fnmatch_lines(["@pytest.mark.dockerimages(images=None, seed=None*"])
 
 
-def test_unknown_marker_keyword_is_a_usage_error(pytester: pytest.Pytester) -> None:
+def test_unknown_marker_keyword_fails_that_test_only(pytester: pytest.Pytester) -> None:
+    """Neither a usage error that stops the run, nor one when the test is deselected."""
     pytester.makepyfile(textwrap.dedent("""
         import pytest
 
         @pytest.mark.dockerimages(imagez=[])
         def test_x(dockerimages_fake):
             pass
+
+        @pytest.mark.dockerimages(imagez=[])
+        def test_without_the_fixture():
+            pass
+
+        def test_other(dockerimages_fake):
+            pass
     """))
-    result = pytester.runpytest()
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*test_x: @pytest.mark.dockerimages(...) got unknown keyword(s) imagez;*"])
+    result = pytester.runpytest("-rA")
+    result.assert_outcomes(passed=1, errors=2)
+    result.stdout.fnmatch_lines(["*ERROR at setup of test_x*",
+                                 "@pytest.mark.dockerimages(...) got unknown keyword(s) imagez; known: images, seed, profile"])
+    result.stdout.no_fnmatch_line("*Traceback*")
+    deselected = pytester.runpytest("-k", "test_other")
+    deselected.assert_outcomes(passed=1, deselected=2)
+
+
+@pytest.mark.parametrize(("name", "meant"), [("dockerimage", "dockerimages"), ("docker_images", "dockerimages"),
+                                             ("dockerimages_casette", "dockerimages_cassette")])
+def test_misspelt_marker_fails_with_did_you_mean(pytester: pytest.Pytester, name: str, meant: str) -> None:
+    pytester.makepyfile(textwrap.dedent(f"""
+        import pytest
+
+        @pytest.mark.{name}(images=[])
+        def test_x(dockerimages_fake):
+            pass
+
+        @pytest.mark.slowish
+        def test_unrelated_marker():
+            pass
+    """))
+    result = pytester.runpytest("-rA", "-W", "ignore::pytest.PytestUnknownMarkWarning")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines([f"*@pytest.mark.{name} is not a pytest-dockerimages marker*"
+                                 f"did you mean @pytest.mark.{meant}?*"])
+
+
+def test_a_registered_marker_close_to_ours_is_left_alone(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nmarkers =\n    dockerimage: the project's own marker\n")
+    pytester.makepyfile("import pytest\n\n@pytest.mark.dockerimage\ndef test_x():\n    pass\n")
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(("images", "expected"), [
+    ('[{"tags": ["shop/app:"]}]', "*images[[]0[]]: tags[[]0[]]: 'shop/app:': invalid reference format: "
+                                  "invalid tag format: the tag after ':' is empty"),
+    ('[{"tags": ["shop/App:1"]}]', "*'shop/App:1': invalid reference format: repository name (shop/App) must be "
+                                   "lowercase"),
+    ('[{"tags": ["shop/app@sha256:" + "a" * 64]}]', "*has a digest: put it in 'digests'"),
+    ('[{"created": "last week"}]', "*created: parsing time \"last week\"*; expected unix seconds*RFC 3339 text*"),
+    ('[{"size": -1}]', "*images[[]0[]]: size: expected an integer >= 0, got -1"),
+    ('["alpine"]', "*images[[]0[]]: expected an Image or a dict of Image fields, got str"),
+    ('"alpine"', "*images= must be a list of Image objects or dicts, got str"),
+])
+def test_bad_marker_images_fail_in_one_line(pytester: pytest.Pytester, images: str, expected: str) -> None:
+    pytester.makepyfile(textwrap.dedent(f"""
+        import pytest
+
+        @pytest.mark.dockerimages(images={images})
+        def test_x(dockerimages_fake):
+            pass
+    """))
+    result = pytester.runpytest("-rA")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([f"*@pytest.mark.dockerimages*{expected.lstrip('*')}*"])
+    result.stdout.no_fnmatch_line("*Traceback*")
+    result.stdout.no_fnmatch_line("*model.py*")
 
 
 def test_unknown_profile_and_missing_seed_are_usage_errors(pytester: pytest.Pytester) -> None:
@@ -234,6 +300,29 @@ def test_dockerimages_host_follows_the_cassette_marker(pytester: pytest.Pytester
             assert dockerimages_host != "unix:///cassette.sock"
     """))
     pytester.runpytest("--strict-markers").assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize("strict", ["", "1"])
+@pytest.mark.parametrize(("fixture", "module", "reason"), [
+    ("dockerimages_client", "docker", "the docker SDK for Python is not installed (pip install docker)"),
+    ("dockerimages_httpx", "httpx", "httpx is not installed (pip install httpx)"),
+])
+def test_fixture_without_its_library_skips_unless_strict(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                                                        strict: str, fixture: str, module: str, reason: str) -> None:
+    """A downstream CI (CI=true) without the library skips; only DOCKERIMAGES_STRICT=1 fails."""
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setenv("DOCKERIMAGES_STRICT", strict)
+    pytester.makepyfile(f"""
+        import sys
+
+        def test_it(monkeypatch, request):
+            monkeypatch.setitem(sys.modules, "{module}", None)  # as if it were not installed
+            request.getfixturevalue("{fixture}")
+    """)
+    result = pytester.runpytest("-p", "dockerimages", "-rsf")
+    result.assert_outcomes(**({"failed": 1} if strict else {"skipped": 1}))
+    result.stdout.fnmatch_lines([f"*{reason}*"])
+    result.stdout.no_fnmatch_line("*Traceback*")
 
 
 def test_dockerimages_client_lists_the_fake_images(pytester: pytest.Pytester) -> None:
@@ -327,10 +416,6 @@ def test_xdist_gives_each_worker_its_own_daemon(pytester: pytest.Pytester, monke
     assert len(workers) == 2 and len({h for _, h in pairs}) == 2
 
 
-def skip_or_fail(reason: str) -> None:
-    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
-        pytest.fail(f"CI is set, so not skipping: {reason}")
-    pytest.skip(reason)
 
 
 if __name__ == "__main__":  # pragma: no cover

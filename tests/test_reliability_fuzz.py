@@ -6,7 +6,8 @@ unicode), API version prefixes and paths. They go to `respond` directly (fast: t
 profile per example) and, as a sample, through a `FakeDaemon` over its unix socket.
 
 Oracles:
-* invariants: status in {200, 400, 404, 500}; errors are exactly `{"message": "..."}` (or the
+* invariants: status in {200, 400, 404, 500, 501}; 501 (not modelled) exactly for the routes the
+  profile's release serves and 404 `page not found` exactly for the others; errors are exactly `{"message": "..."}` (or the
   plain text 20.10 gives API <= 1.23); never an internal error; every 200 listing validates against
   the strict schema of its API version;
 * 500 only where that profile's real daemon answers 500 (malformed filters JSON on 20.10, a bad
@@ -43,6 +44,7 @@ from pytest_dockerimages._core.model import Image, ImageStore
 from pytest_dockerimages._core.pathclean import clean_path, escape_path
 from pytest_dockerimages._core.profiles import PROFILES, Profile
 from pytest_dockerimages._core.reference import compile_glob, glob_match
+from pytest_dockerimages._core.routes import served as routed
 from pytest_dockerimages._core.timestamps import NANOS
 from pytest_dockerimages._core.wire import Request, Response
 from pytest_dockerimages._fake.fakedaemon import FakeDaemon
@@ -308,7 +310,7 @@ def check(profile: Profile, case: Case, response: Response) -> None:
     """Everything any answer must satisfy."""
     version, route = split(case.path)
     where = f"{profile.name} {case.method} {case.target[:300]!r}: {response.status} {response.body[:300]!r}"
-    assert response.status in (200, 301, 400, 404, 500), where
+    assert response.status in (200, 301, 400, 404, 500, 501), where
     if response.status == 301:  # the router's redirect to the clean path, and only for an unclean one
         cleaned = clean_path(urllib.parse.unquote(case.path))
         assert cleaned != urllib.parse.unquote(case.path) and response.header("Location", "").startswith(escape_path(cleaned)), where
@@ -319,6 +321,11 @@ def check(profile: Profile, case: Case, response: Response) -> None:
         assert "internal error" not in message and "Traceback" not in message, where
         if response.status == 404:
             assert message == "page not found" or message.startswith("No such image: "), where
+            if message == "page not found":
+                assert not routed(profile.router_release, case.method, case.path), where
+        if response.status == 501:
+            assert routed(profile.router_release, case.method, case.path), where
+            assert message.startswith(f"pytest-dockerimages does not model {case.method} "), where
         if response.status == 500:
             keys = {k for k, _ in case.pairs}
             expected = (

@@ -201,7 +201,7 @@ def test_unrecorded_request_fails_the_test_with_a_useful_message(pytester: pytes
     assert "/v1.45/images/json?only_ids=0&all=0&filters=" in out
     assert 'matched as: GET /v1.45/images/json all=False filters={"label":["never-recorded"]}' in out
     assert "nearest recorded:" in out and 'filters={"label":["org.example.kind=built"]}' in out
-    assert "To record: python scripts/record_cassettes.py docker-26.1" in out
+    assert "--dockerimages-record-mode=once" in out and "instead of the built-in 'docker-26.1'" in out
     assert "no recorded interaction in" in out  # what the CLI printed from the 500
 
 

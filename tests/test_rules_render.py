@@ -148,7 +148,7 @@ def test_versions_compare_numerically(target: str) -> None:
     assert get("docker-20.10", target)[0] == 200
 
 
-@pytest.mark.parametrize(("method", "target"), [("GET", "/containers/json"), ("HEAD", "/images/json"),
+@pytest.mark.parametrize(("method", "target"), [("GET", "/containers"), ("HEAD", "/images/json"),
                                                 ("POST", "/images/json"), ("GET", "/V1.41/images/json"),
                                                 ("GET", "/v1.x/images/json")])
 def test_unknown_routes_are_page_not_found(method: str, target: str) -> None:

@@ -21,6 +21,7 @@ import pytest
 from pytest_dockerimages._core.wire import Request, Response
 from pytest_dockerimages._http.server import Server, ServerError, SocketInUseError
 from pytest_dockerimages._http.unixhttp import UnixHTTPConnection, parse_docker_host, request, session_for
+from pytest_dockerimages._real.fixture import skip_or_fail
 
 TIMEOUT = 5.0
 TRANSPORTS = ["unix", "tcp"]
@@ -319,7 +320,10 @@ def _via_requests(srv: Server, path: str) -> tuple[int, dict[str, str], bytes]:
 
 
 def _via_httpx(srv: Server, path: str) -> tuple[int, dict[str, str], bytes]:
-    httpx = pytest.importorskip("httpx")
+    try:
+        import httpx
+    except ImportError:
+        skip_or_fail("httpx is not installed (pip install -e .[test])")
     address = srv.address
     if isinstance(address, str):
         transport = httpx.HTTPTransport(uds=address)

@@ -328,9 +328,11 @@ def _ensure_hooks(config: pytest.Config) -> None:
 
 
 def _command_for(request: pytest.FixtureRequest, settings: _Settings, mode: str) -> str:
-    if settings.builtin:
-        return f"python scripts/record_cassettes.py {settings.name}   (from a pytest-dockerimages checkout)"
     host = _opt(request.config, OPT_HOST) or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    if settings.builtin:  # read-only, shipped in the package: record a cassette of the test's own
+        return (f"pytest {shlex.quote(request.node.nodeid)} --dockerimages-record-mode=once "
+                f"--dockerimages-docker-host={shlex.quote(host)}, after giving "
+                f"@pytest.mark.{MARKER} a file name of your own instead of the built-in {settings.name!r}")
     return (f"pytest {shlex.quote(request.node.nodeid)} --dockerimages-record-mode={mode} "
             f"--dockerimages-docker-host={shlex.quote(host)}")
 
@@ -388,7 +390,8 @@ def _start(request: pytest.FixtureRequest, settings: _Settings) -> CassetteHandl
         if replay_only:
             if not exists:
                 pytest.fail(f"dockerimages: cassette {settings.path} does not exist (record mode {mode}, nothing "
-                            f"is recorded); record it with: {_command_for(request, settings, 'once')}", pytrace=False)
+                            f"is recorded); record it with: {_command_for(request, settings, 'once')}; or name a "
+                            f"built-in cassette: {', '.join(BUILTIN_CASSETTES)}", pytrace=False)
             command = _command_for(request, settings, "new_episodes")
             backend: Any = ReplayBackend.from_file(settings.path, fallback=settings.fallback, record_command=command,
                                                    matcher=_matcher(request))

@@ -161,6 +161,10 @@ class ReplayBackend:
         if len(misses) > 10:
             lines.append(f"  ... and {len(misses) - 10} more")
         lines.append(f"To record: {self.record_command or self._default_command()}")
+        if self.fake is None:
+            lines.append("Or answer unrecorded requests from the fake daemon seeded with the cassette's images: "
+                         "@pytest.mark.dockerimages_cassette(..., fallback=True), or ini "
+                         "dockerimages_cassette_fallback = true")
         return "\n".join(lines)
 
     def _default_command(self) -> str:

@@ -105,16 +105,21 @@ def _build_fake(args: argparse.Namespace, where: dict[str, Any]) -> Any:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .._http.server import ServerError
+    from .._http.server import RemoteHostRefused, ServerError
 
     where: dict[str, Any] = {}
+    if args.allow_remote and args.tcp is None:
+        raise CliError("--allow-remote applies to --tcp only", "add --tcp HOST:PORT or drop --allow-remote")
     if args.tcp is not None:
-        where = {"transport": "tcp", "host": args.tcp[0], "port": args.tcp[1]}
+        where = {"transport": "tcp", "host": args.tcp[0], "port": args.tcp[1], "allow_remote": args.allow_remote}
     elif args.unix is not None:
         where = {"transport": "unix", "unix_path": args.unix}
     try:
         daemon = _build_cassette_server(args, where) if args.cassette else _build_fake(args, where)
         daemon.start()
+    except RemoteHostRefused as exc:
+        raise CliError(exc.reason, "add --allow-remote if you really mean it (anyone who reaches the port "
+                                   "can use the fake daemon)") from exc
     except (ServerError, ValueError, OSError) as exc:
         raise CliError(f"cannot listen: {exc}", "choose another --unix path or --tcp port") from exc
     stop = threading.Event()
@@ -197,6 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     where = serve.add_mutually_exclusive_group()
     where.add_argument("--unix", metavar="PATH", help="unix socket path (default: a private temp dir)")
     where.add_argument("--tcp", metavar="HOST:PORT", type=_parse_tcp, help="loopback TCP address instead")
+    serve.add_argument("--allow-remote", action="store_true",
+                       help="let --tcp listen on a non-loopback address (the fake has no authentication)")
     serve.add_argument("--cassette", metavar="FILE", help="replay a recorded cassette instead of fake data")
     serve.set_defaults(func=_serve)
 

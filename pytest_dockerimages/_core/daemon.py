@@ -17,6 +17,7 @@ from .pathclean import redirect_to_clean
 from .profiles import Profile, version_tuple
 from .query import parse_list_query
 from .render import encode, listing_body
+from .routes import served
 from .wire import Request, Response
 
 _VERSIONED = re.compile(r"^/v([0-9.]+)(/.*)$")
@@ -43,6 +44,12 @@ def _sorted(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 def page_not_found() -> Response:
     return Response(404, [("Content-Type", _JSON)], encode({"message": "page not found"}))
+
+
+def not_modelled(method: str, route: str) -> DaemonError:
+    """A route the profile's release serves but the fake does not: 501, so it is not mistaken for a 404."""
+    return DaemonError(501, f"pytest-dockerimages does not model {method} {route}: its fake daemon "
+                            "answers the image endpoints only; use a real daemon for this one")
 
 
 def error_response(profile: Profile, version: str | None, err: DaemonError, *, experimental: bool = True) -> Response:
@@ -129,12 +136,14 @@ def respond(store: ImageStore, profile: Profile, request: Request, now_ns: int) 
     inspect = _INSPECT.match(route) if method == "GET" else None
     known = (route == "/_ping" and method in ("GET", "HEAD")) or (
         route in ("/version", "/info", "/images/json") and method == "GET") or inspect is not None
-    if not known:
+    if not known and not served(profile.router_release, method, request.path):
         return page_not_found()
     api_version = version if version is not None else profile.api_max
     error = version_error(profile, api_version)
     if error is not None:
         return error_response(profile, version, error, experimental=False)
+    if not known:
+        return error_response(profile, version, not_modelled(method, route))
     try:
         if route == "/_ping":
             return _ping(profile, method)

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence, TypeVar
 
-from .reference import Reference, ReferenceError, parse_normalized
+from .reference import Reference, ReferenceError, parse_normalized, why_invalid
 from .timestamps import format_rfc3339_ns, to_ns
 
 _ID_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -127,7 +127,9 @@ def _parse_refs(values: Any, where: str, *, want_digest: bool) -> tuple[Referenc
         try:
             ref = parse_normalized(text)
         except ReferenceError as exc:
-            raise ModelError(f"{where}[{i}]: {text!r}: {exc}") from None
+            reason = why_invalid(text)
+            detail = f"{exc}: {reason}" if reason and str(exc) == "invalid reference format" else str(exc)
+            raise ModelError(f"{where}[{i}]: {text!r}: {detail}") from None
         if want_digest and ref.digest is None:
             raise ModelError(f"{where}[{i}]: {text!r} is not a digest reference (repo@sha256:...)")
         if not want_digest:

@@ -82,6 +82,8 @@ class Profile:
     labels_when_none: Literal["null", "empty"]
     plain_text_errors_through: str | None  # 20.10 and 28+ answer errors for API <= 1.23 as text/plain
     ping_builder_swarm: bool  # Builder-Version and Swarm headers on /_ping (daemon 23+)
+    # --- routing ---
+    router_release: str  # the moby tag whose API routes this daemon serves: a key of routes_table.ROUTES
     # --- /version ---
     go_version: str = "go1.22.0"
     git_commit: str = "0000000"
@@ -114,6 +116,7 @@ _DOCKER_20_10 = Profile(
     shared_size_from="1.42", manifests_from=None, identity_from=None,
     none_placeholders_below=None, virtual_size="always", descriptor_from=None, containers_from=None,
     labels_when_none="null", plain_text_errors_through="1.23", ping_builder_swarm=False,
+    router_release="v20.10.24",
     go_version="go1.19.8", git_commit="5d6db84",
     components=(("containerd", "1.6.20~ds1", "1.6.20~ds1-1+deb12u3"), ("runc", "1.1.5+ds1", "1.1.5+ds1-1+deb12u1"),
                 ("docker-init", "0.19.0", "")),
@@ -131,6 +134,7 @@ _DOCKER_26_1 = Profile(
     shared_size_from="1.42", manifests_from=None, identity_from=None,
     none_placeholders_below="1.43", virtual_size="below_1.44_nonzero", descriptor_from=None, containers_from=None,
     labels_when_none="null", plain_text_errors_through=None, ping_builder_swarm=True,
+    router_release="v26.1.5",
     go_version="go1.24.4", git_commit="411e817",
     components=(("containerd", "1.7.24~ds1", "1.7.24~ds1-6+deb13u1"), ("runc", "1.1.5+ds1", "1.1.5+ds1-1+deb12u1"),
                 ("docker-init", "0.19.0", "")),
@@ -162,6 +166,7 @@ _DOCKER_28_1 = _evolve(
     description="Docker 28.1, classic graphdriver store", manifests_from="1.47", descriptor_from=None,
     checked_against="dockerd 28.1.1 built from moby's tag v28.1.1 (01f442b)",
     plain_text_errors_through="1.23",  # v28+: api/server/server.go writes errors for /v1.23 and older as text
+    router_release="v28.1.1",
     go_version="go1.23.8", git_commit="01f442b",
     components=(("containerd", "1.7.27", "05044ec0a9a75232cad458027ca83437aae3f4da"),
                 ("runc", "1.2.5", "v1.2.5-0-g59923ef"), ("docker-init", "0.19.0", "de40ad0")),
@@ -170,7 +175,7 @@ _DOCKER_28_1 = _evolve(
 _DOCKER_28_5 = _evolve(
     _DOCKER_28_1, name="docker-28.5", engine_version="28.5.2+dfsg4", api_max="1.51",
     description="Docker 28.5 (Debian sid docker.io), classic graphdriver store",
-    checked_against="Debian sid docker.io 28.5.2+dfsg4-5", containers_from="1.51",
+    checked_against="Debian sid docker.io 28.5.2+dfsg4-5", containers_from="1.51", router_release="v28.5.2",
     go_version="go1.27.1", git_commit="3ef3c07c883be49a2e8097bcf6d2952fce1d70eb",
     components=(("containerd", "2.1.9+unknown", ""), ("docker-init", "0.19.0", "")),
 )
@@ -182,6 +187,7 @@ _DOCKER_29_7 = _evolve(
     until_error_status=400, until_error_prefix="invalid value for 'until' filter: ",
     reference_matches_canonical=True, legacy_filter_below="1.25", legacy_filter_needs_no_reference=True,
     identity_from="1.54", virtual_size="below_1.44", containers_from="1.51",
+    router_release="docker-v29.7.2",
     go_version="go1.26.5", git_commit="6a43e3d", h2c_prior_knowledge=True,
     version_key_order=("Platform", "Version", "ApiVersion", "MinAPIVersion", "Os", "Arch", "Components",
                        "GitCommit", "GoVersion", "KernelVersion", "BuildTime"),

@@ -134,6 +134,51 @@ def _parse_canonical(full: str, original: str) -> Reference:
     return Reference(domain or "", path, tag, digest)
 
 
+_TAG_RE = re.compile(rf"^{_TAG}$")
+_DIGEST_RE = re.compile(rf"^{_DIGEST}$")
+_PATH_COMPONENT_RE = re.compile(rf"^{_PATH_COMPONENT}$")
+
+
+def why_invalid(text: str) -> str | None:
+    """Why `text` is no image reference, in distribution/reference's words where it has them.
+
+    The daemon answers only "invalid reference format" for most of these; seed files and markers
+    add this reason so the fix is plain. None when no part of `text` is at fault on its own."""
+    if not text:
+        return "repository name must have at least one component"
+    if any(c.isspace() for c in text):
+        return "a reference has no whitespace"
+    rest, _, digest = text.partition("@")
+    if "@" in text and not _DIGEST_RE.match(digest):
+        return f"invalid digest format: {digest!r} is not algorithm:hex (e.g. sha256: and 64 hex digits)"
+    name, tag = rest, None
+    colon = rest.rfind(":")
+    if colon > rest.rfind("/"):
+        name, tag = rest[:colon], rest[colon + 1:]
+    if tag == "":
+        return "invalid tag format: the tag after ':' is empty"
+    if tag is not None and not _TAG_RE.match(tag):
+        return (f"invalid tag format: {tag!r}: up to 128 letters, digits, '_', '.' and '-', "
+                "not starting with '.' or '-'")
+    if not name:
+        return "repository name must have at least one component"
+    components = name.split("/")
+    first = components[0]
+    if len(components) > 1 and ("." in first or ":" in first or first == "localhost" or first.lower() != first):
+        components = components[1:]  # a registry host (as the daemon splits it): its own rules
+    if any(c.lower() != c for c in components):
+        return "repository name must be lowercase"
+    for component in components:
+        if not component:
+            return "a path component of the repository name is empty ('//', or a leading or trailing '/')"
+        if ":" in component:
+            return "':' separates only the tag (and a registry's port) from the name"
+        if not _PATH_COMPONENT_RE.match(component):
+            return (f"path component {component!r}: lowercase letters and digits, separated by '.', '_', "
+                    "'__' or dashes")
+    return None
+
+
 @dataclass(frozen=True)
 class DigestRef:
     """A bare digest (`sha256:<64 hex>`), as ParseAnyReference returns for ids."""

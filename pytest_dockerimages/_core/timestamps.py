@@ -45,10 +45,15 @@ def parse_rfc3339_ns(text: str) -> int:
     return _utc_ns(int(y), int(mo), int(d), int(h), int(mi), int(s), frac, offset, text)
 
 
+#: What `created` (and `record_created`) accept, for the error that refuses anything else.
+ACCEPTED_TIMES = ("unix seconds (1709251200 or 1709251200.5), RFC 3339 text (2024-03-01T00:00:00Z, "
+                  "2024-03-01T01:00:00.123456789+01:00) or a datetime (naive means UTC)")
+
+
 def to_ns(value: object, *, field: str = "created") -> int:
     """Accept unix seconds (int/float), RFC 3339 text or a datetime; return unix nanoseconds."""
     if isinstance(value, bool):
-        raise ValueError(f"{field}: expected unix seconds, RFC 3339 text or datetime, got a boolean")
+        raise ValueError(f"{field}: expected {ACCEPTED_TIMES}, got a boolean")
     if isinstance(value, int):
         return value * NANOS
     if isinstance(value, float):
@@ -65,8 +70,8 @@ def to_ns(value: object, *, field: str = "created") -> int:
         try:
             return parse_rfc3339_ns(text)
         except ValueError as exc:
-            raise ValueError(f"{field}: {exc}") from None
-    raise ValueError(f"{field}: expected unix seconds, RFC 3339 text or datetime, got {type(value).__name__}")
+            raise ValueError(f"{field}: {exc}; expected {ACCEPTED_TIMES}") from None
+    raise ValueError(f"{field}: expected {ACCEPTED_TIMES}, got {type(value).__name__}")
 
 
 def format_rfc3339_ns(ns: int) -> str:

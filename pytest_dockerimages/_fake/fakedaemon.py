@@ -306,13 +306,14 @@ class FakeDaemon:
     def __init__(self, images: Iterable[ImageLike] | None = None, seed: SeedLike | None = None,
                  profile: ProfileLike | None = None, transport: Literal["unix", "tcp"] = "unix",
                  unix_path: str | os.PathLike[str] | None = None, clock: Clock | None = None, *,
-                 host: str = "127.0.0.1", port: int = 0) -> None:
+                 host: str = "127.0.0.1", port: int = 0, allow_remote: bool = False) -> None:
         self._explicit_profile = get_profile(profile) if profile is not None else None
         self._clock: Clock = clock or time.time_ns
         self._state = _State(self._build(images, seed, None))
         self._faults = _FaultInjector(_ImageDeleteRoute(self._state), self._state)
         self._log = _RequestLog(self._faults, self._state)
-        self._server = Server(self._log, transport=transport, unix_path=unix_path, host=host, port=port)
+        self._server = Server(self._log, transport=transport, unix_path=unix_path, host=host, port=port,
+                              allow_remote=allow_remote)
 
     # ---- configuration ------------------------------------------------------------------
 

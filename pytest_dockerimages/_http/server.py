@@ -42,7 +42,7 @@ from typing import BinaryIO, Literal, cast
 from .._core.wire import Backend, Request, Response, speaks_h2c
 from .h2c import starts_with_preface
 
-__all__ = ["Server", "ServerError", "SocketInUseError"]
+__all__ = ["Server", "ServerError", "SocketInUseError", "RemoteHostRefused"]
 
 Transport = Literal["unix", "tcp"]
 
@@ -73,6 +73,15 @@ _REASONS: dict[int, str] = {s.value: s.phrase for s in http.HTTPStatus}
 
 class ServerError(RuntimeError):
     """The fake daemon cannot start or is used in the wrong state."""
+
+
+class RemoteHostRefused(ValueError):
+    """A non-loopback TCP host without the explicit opt-in; `reason` is the message without the
+    Python hint, so the command line can name its own flag instead."""
+
+    def __init__(self, host: str) -> None:
+        self.reason = f"refusing to listen on non-loopback host {host!r}: the fake daemon has no authentication"
+        super().__init__(f"{self.reason}; pass allow_remote=True if you really mean it")
 
 
 class SocketInUseError(ServerError):
@@ -470,10 +479,7 @@ class Server:
         if transport not in ("unix", "tcp"):
             raise ValueError(f"transport must be 'unix' or 'tcp', not {transport!r}")
         if transport == "tcp" and not allow_remote and not _is_loopback(host):
-            raise ValueError(
-                f"refusing to listen on non-loopback host {host!r}: the fake daemon has no "
-                "authentication; pass allow_remote=True if you really mean it"
-            )
+            raise RemoteHostRefused(host)
         if transport == "unix" and not hasattr(socket, "AF_UNIX"):
             raise ServerError("unix sockets are not available on this platform; use transport='tcp'")
         self.backend: Backend = backend

@@ -77,9 +77,9 @@ __all__ = [
 
 DEFAULT_26_1_PREFIX = "/opt/pytest-dockerimages/docker-26.1"
 INSTALL_HINT = (
-    "point DOCKERIMAGES_DOCKERD_<ENGINE> (e.g. DOCKERIMAGES_DOCKERD_28_5) at your own dockerd of that release; "
-    "or, on Debian 12 from a source checkout, run `sudo bash scripts/install-daemons.sh`, which installs every "
-    "engine under /opt/pytest-dockerimages (Debian 12's docker.io 20.10 and docker-registry via apt)"
+    "point DOCKERIMAGES_DOCKERD_<ENGINE> (e.g. DOCKERIMAGES_DOCKERD_28_5) at your own dockerd binary of that "
+    "release, DOCKERIMAGES_DOCKER_REGISTRY at a docker-registry binary and DOCKERIMAGES_DOCKER_CLI at a docker "
+    "CLI; on Debian 12, `apt-get install docker.io docker-registry` provides 20.10, the registry and the CLI"
 )
 # Unix socket paths must fit sockaddr_un.sun_path (108 bytes including the NUL); containerd's
 # socket lives deeper than ours (exec/containerd/containerd.sock), so keep some room.
@@ -259,8 +259,8 @@ def find_runtime(variant: str | DaemonVariant) -> list[Path] | None:
 
 
 def install_hint(variant: str | DaemonVariant) -> str:
-    """How to get a variant's binaries, for skip reasons: first the env vars (a pip user's way),
-    then the script of a source checkout."""
+    """How to get a variant's binaries, for skip reasons: the env var that points at a user's own
+    dockerd, and where the daemon is looked for otherwise."""
     v = get_variant(variant)
     spec = v.spec
     where = "/usr/sbin/dockerd" if spec.prefix_env is None else f"{spec.default_prefix}/usr/sbin/dockerd"
@@ -269,8 +269,9 @@ def install_hint(variant: str | DaemonVariant) -> str:
         runtime = RUNTIMES[spec.runtime]
         hint += (f" (it runs with the containerd and runc under ${runtime.prefix_env}, default "
                  f"{runtime.default_prefix}; set it to / for a system-wide containerd)")
-    return (f"{hint}; or, on Debian 12 from a source checkout, run `sudo bash scripts/install-daemons.sh` "
-            f"({spec.description}, at {where})")
+    return (f"{hint}; otherwise it is looked for at {where} ({spec.description}); the seed also needs "
+            "DOCKERIMAGES_DOCKER_REGISTRY (a docker-registry binary) and DOCKERIMAGES_DOCKER_CLI (a docker CLI) "
+            "where they are not on PATH")
 
 
 def find_registry_binary() -> Path | None:
@@ -709,7 +710,7 @@ class RealRegistry:
         if self.binary is None:
             raise MissingDaemonError(
                 "docker-registry not found: set DOCKERIMAGES_DOCKER_REGISTRY to a Distribution (v2) registry "
-                "binary, or on Debian `apt-get install docker-registry` (scripts/install-daemons.sh does it)")
+                "binary, or on Debian `apt-get install docker-registry`")
         self.dir = _private_dir("dkreg-")
         try:
             for _attempt in range(3):
