@@ -4,10 +4,14 @@ Builds a wheel from a copy of the sources (so the checkout gets no build/ or egg
 with its runtime dependencies (from the package index) in a plain `python -m venv` (no system site
 packages: the checkout's editable install is invisible there), then checks what a user gets: the
 plugin loads through its entry point, the shipped schemas and cassettes are inside the installed
-package, `dockerimages` runs, and the package is marked typed. About a minute; runs in CI.
+package, `dockerimages` runs, and the package is typed: a downstream module using every public name
+passes `mypy --strict` and basedpyright against the installed wheel. About a minute; runs in CI.
 """
 from __future__ import annotations
 
+import ast
+import io
+import json
 import os
 import re
 import select
@@ -16,6 +20,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import tokenize
 from pathlib import Path
 from typing import Iterator
 
@@ -27,6 +32,8 @@ pytestmark = pytest.mark.packaging
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("pyproject.toml", "README.md", "pytest_dockerimages", "schemas", "cassettes")
+#: a downstream project's typed module that uses every public name (see its docstring)
+DOWNSTREAM = ROOT / "tests" / "downstream_typed.py"
 SUBCOMMANDS = ("serve", "profiles", "record", "validate", "snapshot", "check")
 #: pip's words for "the index could not be reached": only then skip (locally) instead of failing.
 OFFLINE = re.compile(r"(Could not find a version|No matching distribution|Failed to establish a new connection|"
@@ -34,8 +41,9 @@ OFFLINE = re.compile(r"(Could not find a version|No matching distribution|Failed
 
 
 class Installed:
-    def __init__(self, venv: Path, work: Path) -> None:
+    def __init__(self, venv: Path, work: Path, wheel: Path) -> None:
         self.venv = venv
+        self.wheel = wheel
         self.work = work  # an empty folder outside the checkout, the cwd of every command
         self.python = venv / "bin" / "python"
         self.env = {k: v for k, v in os.environ.items()
@@ -89,7 +97,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     assert "include-system-site-packages = false" in (venv / "pyvenv.cfg").read_text()
     work = base / "work"
     work.mkdir()
-    box = Installed(venv, work)
+    box = Installed(venv, work, wheels[0])
     install = box.run(box.python, "-m", "pip", "install", "-q", str(wheels[0]), timeout=600,
                       PIP_DISABLE_PIP_VERSION_CHECK="1")
     _check(install, "installing the wheel in a fresh venv")
@@ -181,3 +189,83 @@ def test_dockerimages_serve_prints_docker_host_and_stops_on_sigterm(installed: I
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# --------------------------------------------------------------------------- typed for a downstream project
+
+@pytest.fixture(scope="module")
+def with_httpx(installed: Installed) -> Installed:
+    """The same venv after `pip install "pytest-dockerimages[httpx]"` (from the wheel): the extra works."""
+    install = installed.run(installed.python, "-m", "pip", "install", "-q", f"{installed.wheel}[httpx]", timeout=600)
+    _check(install, "installing the httpx extra")
+    installed.python_out("import httpx")
+    return installed
+
+
+def _checker(module: str, what: str) -> None:
+    """The type checkers run from this environment (the lint extra), against the venv's packages."""
+    if subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True).returncode != 0:
+        skip_or_fail(f"{what} is not installed here (pip install -e \".[lint]\")")
+
+
+def _imported_names(source: str) -> set[str]:
+    return {alias.name for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom)
+            and node.module == "pytest_dockerimages" for alias in node.names}
+
+
+def _opt_outs(source: str) -> list[str]:
+    """`Any`, `cast(...)` and ignore comments: what would let an untyped name through."""
+    names = [node.id if isinstance(node, ast.Name) else node.attr for node in ast.walk(ast.parse(source))
+             if isinstance(node, (ast.Name, ast.Attribute))]
+    comments = [t.string for t in tokenize.generate_tokens(io.StringIO(source).readline) if t.type == tokenize.COMMENT]
+    return ([n for n in names if n in ("Any", "cast")]
+            + [c for c in comments if re.search(r"(type|pyright|mypy): *ignore", c)])
+
+
+def test_a_downstream_module_using_every_public_name_type_checks(with_httpx: Installed) -> None:
+    """mypy --strict (with no expression of type Any) and basedpyright (strict, reportAny) accept a
+    module that uses every name of the installed package's __all__, each with assert_type or an
+    annotated use; an export that reaches users untyped (Any) or not re-exported fails here. Then the
+    module runs: what the checkers were told is what the package does."""
+    _checker("mypy", "mypy")
+    _checker("basedpyright", "basedpyright")
+    source = DOWNSTREAM.read_text(encoding="utf-8")
+    public = set(json.loads(with_httpx.python_out("import json, pytest_dockerimages as p; print(json.dumps(p.__all__))")))
+    assert _imported_names(source) == public, "tests/downstream_typed.py must use exactly the names of __all__"
+    assert not _opt_outs(source), f"tests/downstream_typed.py must not opt out of checking: {_opt_outs(source)}"
+    project = with_httpx.work / "downstream"
+    project.mkdir(exist_ok=True)
+    (project / "typed_usage.py").write_text(source, encoding="utf-8")
+    (project / "mypy.ini").write_text("[mypy]\nstrict = True\ndisallow_any_expr = True\n")
+    (project / "pyrightconfig.json").write_text(json.dumps({
+        "include": ["typed_usage.py"], "typeCheckingMode": "strict", "reportAny": "error",
+        "reportPrivateUsage": "error", "reportMissingModuleSource": "error"}))
+
+    def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(a) for a in args], cwd=project, env=with_httpx.env, capture_output=True, text=True,
+                              timeout=600)
+
+    mypy = run(sys.executable, "-m", "mypy", "--config-file", "mypy.ini", "--python-executable", with_httpx.python,
+               "--cache-dir", project / ".mypy_cache", "typed_usage.py")
+    assert mypy.returncode == 0 and "Success: no issues found in 1 source file" in mypy.stdout, \
+        f"mypy --strict:\n{mypy.stdout}{mypy.stderr}"
+    pyright = run(sys.executable, "-m", "basedpyright", "--pythonpath", with_httpx.python, "--outputjson")
+    try:
+        report = json.loads(pyright.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"basedpyright gave no report:\n{pyright.stdout}{pyright.stderr}", pytrace=False)
+    problems = [f"typed_usage.py:{d['range']['start']['line'] + 1}: {d['message']} ({d.get('rule', '')})"
+                for d in report["generalDiagnostics"] if d["severity"] in ("error", "warning")]
+    assert report["summary"]["filesAnalyzed"] == 1, report["summary"]
+    assert pyright.returncode == 0 and not problems, "basedpyright:\n" + "\n".join(problems)
+    ran = with_httpx.run(with_httpx.python, project / "typed_usage.py")
+    assert ran.returncode == 0 and "downstream module ran" in ran.stdout, ran.stdout + ran.stderr
+
+
+def test_without_httpx_the_transport_import_names_the_extra(installed: Installed) -> None:
+    out = installed.python_out(
+        "import sys; sys.modules['httpx'] = None\n"
+        "from pytest_dockerimages import FakeDaemon\n"
+        "try:\n    from pytest_dockerimages import DockerImagesTransport\n"
+        "except ModuleNotFoundError as exc:\n    print(exc)")
+    assert 'pip install "pytest-dockerimages[httpx]"' in out
