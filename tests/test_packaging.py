@@ -222,44 +222,67 @@ def _opt_outs(source: str) -> list[str]:
             + [c for c in comments if re.search(r"(type|pyright|mypy): *ignore", c)])
 
 
-def test_a_downstream_module_using_every_public_name_type_checks(with_httpx: Installed) -> None:
-    """mypy --strict (with no expression of type Any) and basedpyright (strict, reportAny) accept a
-    module that uses every name of the installed package's __all__, each with assert_type or an
-    annotated use; an export that reaches users untyped (Any) or not re-exported fails here. Then the
-    module runs: what the checkers were told is what the package does."""
-    _checker("mypy", "mypy")
-    _checker("basedpyright", "basedpyright")
+class Downstream:
+    """A downstream project's folder beside the venv: tests/downstream_typed.py and checker configs."""
+
+    def __init__(self, installed: Installed) -> None:
+        self.installed = installed
+        self.folder = installed.work / "downstream"
+        self.folder.mkdir(exist_ok=True)
+        self.module = self.folder / "typed_usage.py"
+        self.module.write_text(DOWNSTREAM.read_text(encoding="utf-8"), encoding="utf-8")
+        # strict, and no expression may be Any: an export that reaches users untyped is an error
+        (self.folder / "mypy.ini").write_text("[mypy]\nstrict = True\ndisallow_any_expr = True\n")
+        (self.folder / "pyrightconfig.json").write_text(json.dumps({
+            "include": [self.module.name], "typeCheckingMode": "strict", "reportAny": "error",
+            "reportPrivateUsage": "error"}))
+
+    def run(self, *args: str | Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(a) for a in args], cwd=self.folder, env=self.installed.env, capture_output=True,
+                              text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def downstream(with_httpx: Installed) -> Downstream:
+    return Downstream(with_httpx)
+
+
+def test_the_downstream_module_uses_every_public_name_and_no_opt_out(installed: Installed) -> None:
     source = DOWNSTREAM.read_text(encoding="utf-8")
-    public = set(json.loads(with_httpx.python_out("import json, pytest_dockerimages as p; print(json.dumps(p.__all__))")))
+    public = set(json.loads(installed.python_out("import json, pytest_dockerimages as p; print(json.dumps(p.__all__))")))
     assert _imported_names(source) == public, "tests/downstream_typed.py must use exactly the names of __all__"
     assert not _opt_outs(source), f"tests/downstream_typed.py must not opt out of checking: {_opt_outs(source)}"
-    project = with_httpx.work / "downstream"
-    project.mkdir(exist_ok=True)
-    (project / "typed_usage.py").write_text(source, encoding="utf-8")
-    (project / "mypy.ini").write_text("[mypy]\nstrict = True\ndisallow_any_expr = True\n")
-    (project / "pyrightconfig.json").write_text(json.dumps({
-        "include": ["typed_usage.py"], "typeCheckingMode": "strict", "reportAny": "error",
-        "reportPrivateUsage": "error", "reportMissingModuleSource": "error"}))
 
-    def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(a) for a in args], cwd=project, env=with_httpx.env, capture_output=True, text=True,
-                              timeout=600)
 
-    mypy = run(sys.executable, "-m", "mypy", "--config-file", "mypy.ini", "--python-executable", with_httpx.python,
-               "--cache-dir", project / ".mypy_cache", "typed_usage.py")
-    assert mypy.returncode == 0 and "Success: no issues found in 1 source file" in mypy.stdout, \
-        f"mypy --strict:\n{mypy.stdout}{mypy.stderr}"
-    pyright = run(sys.executable, "-m", "basedpyright", "--pythonpath", with_httpx.python, "--outputjson")
+def test_the_downstream_module_passes_mypy_strict(downstream: Downstream) -> None:
+    """`mypy --strict --disallow-any-expr`, run from here (the lint extra) on the venv's packages."""
+    _checker("mypy", "mypy")
+    result = downstream.run(sys.executable, "-m", "mypy", "--config-file", "mypy.ini", "--python-executable",
+                            downstream.installed.python, "--cache-dir", downstream.folder / ".mypy_cache",
+                            downstream.module.name)
+    assert result.returncode == 0 and "Success: no issues found in 1 source file" in result.stdout, \
+        f"mypy --strict:\n{result.stdout}{result.stderr}"
+
+
+def test_the_downstream_module_passes_basedpyright(downstream: Downstream) -> None:
+    """basedpyright (pyright from PyPI), strict with reportAny, on the venv's packages."""
+    _checker("basedpyright", "basedpyright")
+    result = downstream.run(sys.executable, "-m", "basedpyright", "--pythonpath", downstream.installed.python,
+                            "--outputjson")
     try:
-        report = json.loads(pyright.stdout)
+        report = json.loads(result.stdout)
     except json.JSONDecodeError:
-        pytest.fail(f"basedpyright gave no report:\n{pyright.stdout}{pyright.stderr}", pytrace=False)
-    problems = [f"typed_usage.py:{d['range']['start']['line'] + 1}: {d['message']} ({d.get('rule', '')})"
-                for d in report["generalDiagnostics"] if d["severity"] in ("error", "warning")]
+        pytest.fail(f"basedpyright gave no report:\n{result.stdout}{result.stderr}", pytrace=False)
     assert report["summary"]["filesAnalyzed"] == 1, report["summary"]
-    assert pyright.returncode == 0 and not problems, "basedpyright:\n" + "\n".join(problems)
-    ran = with_httpx.run(with_httpx.python, project / "typed_usage.py")
-    assert ran.returncode == 0 and "downstream module ran" in ran.stdout, ran.stdout + ran.stderr
+    problems = [f"{downstream.module.name}:{d['range']['start']['line'] + 1}: {d['message']} ({d.get('rule', '')})"
+                for d in report["generalDiagnostics"] if d["severity"] in ("error", "warning")]
+    assert result.returncode == 0 and not problems, "basedpyright:\n" + "\n".join(problems)
+
+
+def test_the_downstream_module_runs(downstream: Downstream) -> None:
+    """What the checkers were told is what the package does."""
+    result = downstream.run(downstream.installed.python, downstream.module.name)
+    assert result.returncode == 0 and "downstream module ran" in result.stdout, result.stdout + result.stderr
 
 
 def test_without_httpx_the_transport_import_names_the_extra(installed: Installed) -> None:
