@@ -66,7 +66,8 @@ def pytest_dockerimages_before_record(
     cassette is saved (after the built-in scrubbing: secret headers redacted, pseudonyms applied).
     Return
 
-    - a (modified) ``Interaction`` (a frozen dataclass: use ``dataclasses.replace(interaction, ...)``)
+    - a (modified) ``pytest_dockerimages.Interaction`` (a frozen dataclass: use
+      ``dataclasses.replace(interaction, ...)``)
       to save that instead,
     - ``None`` to keep it as it is,
     - ``False`` to drop it: it is not saved.
@@ -82,9 +83,10 @@ def pytest_dockerimages_match_request(
 ) -> Interaction | None:
     """Choose a recorded interaction for a replayed request that the built-in matching missed.
 
-    ``request`` is a ``pytest_dockerimages._core.wire.Request`` (``.method``, ``.target``, ``.path``,
+    ``request`` is a ``pytest_dockerimages.Request`` (``.method``, ``.target``, ``.path``,
     ``.raw_query``, ``.headers``, ``.body``); ``candidates`` are every interaction of the
-    cassette, in recording order. Return one of them to answer with it, or None for no match (the
-    test then fails with the nearest interactions, or the fake answers with ``fallback=True``).
-    The first non-None result wins. Runs in the replay server's thread.
+    cassette (each a ``pytest_dockerimages.Interaction``), in recording order. Return one of
+    them to answer with it, or None for no match (the test then fails with the nearest
+    interactions, or the fake answers with ``fallback=True``). The first non-None result wins.
+    Runs in the replay server's thread.
     """

@@ -370,7 +370,7 @@ def dockerimages_httpx(dockerimages_host: str, request: pytest.FixtureRequest) -
     except ImportError:
         from ._real.fixture import skip_or_fail
 
-        skip_or_fail("httpx is not installed (pip install httpx)")
+        skip_or_fail('httpx is not installed (pip install "pytest-dockerimages[httpx]")')
     from ._http.httpx_intercept import answered_like
 
     with answered_like(_target(request).server):

@@ -22,7 +22,7 @@ INI_KEYS = (
 FIXTURES = ("dockerimages_fake", "dockerimages_host", "dockerimages_client", "dockerimages_cassette",
             "dockerimages_real_daemon", "_dockerimages_session_daemon")
 #: What loading the plugin (and running tests that do not use it) must not import.
-HEAVY = ("vcr", "jsonschema", "docker", "yaml", "requests", "pytest_dockerimages._real.harness")
+HEAVY = ("vcr", "jsonschema", "docker", "yaml", "requests", "httpx", "pytest_dockerimages._real.harness")
 
 
 def _group_section(help_text: str) -> str:

@@ -1,4 +1,4 @@
-"""deletion.py: DELETE /images as pure functions, still importable from fakedaemon."""
+"""deletion.py: DELETE /images as pure functions, the one home of the deletion rules."""
 from __future__ import annotations
 
 import subprocess
@@ -13,10 +13,11 @@ from pytest_dockerimages._core.profiles import get_profile
 from pytest_dockerimages._fake import fakedaemon
 
 
-def test_names_stay_importable_from_fakedaemon() -> None:
-    assert fakedaemon.delete_image is deletion.delete_image
-    for name in ("_references", "_conflict", "_delete_helper", "_untag_all", "_single_reference"):
-        assert getattr(fakedaemon, name) is getattr(deletion, name)
+def test_fakedaemon_does_not_re_export_the_private_helpers() -> None:
+    private = [name for name in vars(deletion) if name.startswith("_") and not name.startswith("__")]
+    assert private, "deletion.py has no private helpers: this test checks nothing"
+    assert [name for name in private if name in vars(fakedaemon)] == []
+    assert "delete_image" not in fakedaemon.__all__  # public from pytest_dockerimages, defined in deletion.py
 
 
 def test_deletion_needs_no_server() -> None:

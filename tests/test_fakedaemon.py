@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 
 from pytest_dockerimages._core.defaults import default_images
+from pytest_dockerimages._core.deletion import delete_image
 from pytest_dockerimages._core.errors import DaemonError
 from pytest_dockerimages._core.model import Image, ImageStore
 from pytest_dockerimages._core.profiles import DEFAULT_PROFILE, get_profile
-from pytest_dockerimages._fake.fakedaemon import FakeDaemon, LoggedRequest, NoSuchImage, delete_image
+from pytest_dockerimages._fake.fakedaemon import FakeDaemon, LoggedRequest, NoSuchImage
 from pytest_dockerimages._files.seed import dump_seed
 from pytest_dockerimages._http.unixhttp import request
 

@@ -4,10 +4,14 @@ Builds a wheel from a copy of the sources (so the checkout gets no build/ or egg
 with its runtime dependencies (from the package index) in a plain `python -m venv` (no system site
 packages: the checkout's editable install is invisible there), then checks what a user gets: the
 plugin loads through its entry point, the shipped schemas and cassettes are inside the installed
-package, `dockerimages` runs, and the package is marked typed. About a minute; runs in CI.
+package, `dockerimages` runs, and the package is typed: a downstream module using every public name
+passes `mypy --strict` and basedpyright against the installed wheel. About a minute; runs in CI.
 """
 from __future__ import annotations
 
+import ast
+import io
+import json
 import os
 import re
 import select
@@ -16,6 +20,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import tokenize
 from pathlib import Path
 from typing import Iterator
 
@@ -27,6 +32,8 @@ pytestmark = pytest.mark.packaging
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("pyproject.toml", "README.md", "pytest_dockerimages", "schemas", "cassettes")
+#: a downstream project's typed module that uses every public name (see its docstring)
+DOWNSTREAM = ROOT / "tests" / "downstream_typed.py"
 SUBCOMMANDS = ("serve", "profiles", "record", "validate", "snapshot", "check")
 #: pip's words for "the index could not be reached": only then skip (locally) instead of failing.
 OFFLINE = re.compile(r"(Could not find a version|No matching distribution|Failed to establish a new connection|"
@@ -34,8 +41,9 @@ OFFLINE = re.compile(r"(Could not find a version|No matching distribution|Failed
 
 
 class Installed:
-    def __init__(self, venv: Path, work: Path) -> None:
+    def __init__(self, venv: Path, work: Path, wheel: Path) -> None:
         self.venv = venv
+        self.wheel = wheel
         self.work = work  # an empty folder outside the checkout, the cwd of every command
         self.python = venv / "bin" / "python"
         self.env = {k: v for k, v in os.environ.items()
@@ -89,7 +97,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     assert "include-system-site-packages = false" in (venv / "pyvenv.cfg").read_text()
     work = base / "work"
     work.mkdir()
-    box = Installed(venv, work)
+    box = Installed(venv, work, wheels[0])
     install = box.run(box.python, "-m", "pip", "install", "-q", str(wheels[0]), timeout=600,
                       PIP_DISABLE_PIP_VERSION_CHECK="1")
     _check(install, "installing the wheel in a fresh venv")
@@ -223,3 +231,106 @@ def test_installed_plugin_hints_speak_to_a_pip_user(installed: Installed) -> Non
     assert "Traceback" not in out and "scripts/" not in out
     served = installed.run("dockerimages", "serve", "--tcp", "0.0.0.0:0")
     assert served.returncode == 2 and "add --allow-remote" in served.stderr
+
+
+# --------------------------------------------------------------------------- typed for a downstream project
+
+@pytest.fixture(scope="module")
+def with_httpx(installed: Installed) -> Installed:
+    """The same venv after `pip install "pytest-dockerimages[httpx]"` (from the wheel): the extra works."""
+    install = installed.run(installed.python, "-m", "pip", "install", "-q", f"{installed.wheel}[httpx]", timeout=600)
+    _check(install, "installing the httpx extra")
+    installed.python_out("import httpx")
+    return installed
+
+
+def _checker(module: str, what: str) -> None:
+    """The type checkers run from this environment (the lint extra), against the venv's packages."""
+    if subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True).returncode != 0:
+        skip_or_fail(f"{what} is not installed here (pip install -e \".[lint]\")")
+
+
+def _imported_names(source: str) -> set[str]:
+    return {alias.name for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom)
+            and node.module == "pytest_dockerimages" for alias in node.names}
+
+
+def _opt_outs(source: str) -> list[str]:
+    """`Any`, `cast(...)` and ignore comments: what would let an untyped name through."""
+    names = [node.id if isinstance(node, ast.Name) else node.attr for node in ast.walk(ast.parse(source))
+             if isinstance(node, (ast.Name, ast.Attribute))]
+    comments = [t.string for t in tokenize.generate_tokens(io.StringIO(source).readline) if t.type == tokenize.COMMENT]
+    return ([n for n in names if n in ("Any", "cast")]
+            + [c for c in comments if re.search(r"(type|pyright|mypy): *ignore", c)])
+
+
+class Downstream:
+    """A downstream project's folder beside the venv: tests/downstream_typed.py and checker configs."""
+
+    def __init__(self, installed: Installed) -> None:
+        self.installed = installed
+        self.folder = installed.work / "downstream"
+        self.folder.mkdir(exist_ok=True)
+        self.module = self.folder / "typed_usage.py"
+        self.module.write_text(DOWNSTREAM.read_text(encoding="utf-8"), encoding="utf-8")
+        # strict, and no expression may be Any: an export that reaches users untyped is an error
+        (self.folder / "mypy.ini").write_text("[mypy]\nstrict = True\ndisallow_any_expr = True\n")
+        (self.folder / "pyrightconfig.json").write_text(json.dumps({
+            "include": [self.module.name], "typeCheckingMode": "strict", "reportAny": "error",
+            "reportPrivateUsage": "error"}))
+
+    def run(self, *args: str | Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(a) for a in args], cwd=self.folder, env=self.installed.env, capture_output=True,
+                              text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def downstream(with_httpx: Installed) -> Downstream:
+    return Downstream(with_httpx)
+
+
+def test_the_downstream_module_uses_every_public_name_and_no_opt_out(installed: Installed) -> None:
+    source = DOWNSTREAM.read_text(encoding="utf-8")
+    public = set(json.loads(installed.python_out("import json, pytest_dockerimages as p; print(json.dumps(p.__all__))")))
+    assert _imported_names(source) == public, "tests/downstream_typed.py must use exactly the names of __all__"
+    assert not _opt_outs(source), f"tests/downstream_typed.py must not opt out of checking: {_opt_outs(source)}"
+
+
+def test_the_downstream_module_passes_mypy_strict(downstream: Downstream) -> None:
+    """`mypy --strict --disallow-any-expr`, run from here (the lint extra) on the venv's packages."""
+    _checker("mypy", "mypy")
+    result = downstream.run(sys.executable, "-m", "mypy", "--config-file", "mypy.ini", "--python-executable",
+                            downstream.installed.python, "--cache-dir", downstream.folder / ".mypy_cache",
+                            downstream.module.name)
+    assert result.returncode == 0 and "Success: no issues found in 1 source file" in result.stdout, \
+        f"mypy --strict:\n{result.stdout}{result.stderr}"
+
+
+def test_the_downstream_module_passes_basedpyright(downstream: Downstream) -> None:
+    """basedpyright (pyright from PyPI), strict with reportAny, on the venv's packages."""
+    _checker("basedpyright", "basedpyright")
+    result = downstream.run(sys.executable, "-m", "basedpyright", "--pythonpath", downstream.installed.python,
+                            "--outputjson")
+    try:
+        report = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"basedpyright gave no report:\n{result.stdout}{result.stderr}", pytrace=False)
+    assert report["summary"]["filesAnalyzed"] == 1, report["summary"]
+    problems = [f"{downstream.module.name}:{d['range']['start']['line'] + 1}: {d['message']} ({d.get('rule', '')})"
+                for d in report["generalDiagnostics"] if d["severity"] in ("error", "warning")]
+    assert result.returncode == 0 and not problems, "basedpyright:\n" + "\n".join(problems)
+
+
+def test_the_downstream_module_runs(downstream: Downstream) -> None:
+    """What the checkers were told is what the package does."""
+    result = downstream.run(downstream.installed.python, downstream.module.name)
+    assert result.returncode == 0 and "downstream module ran" in result.stdout, result.stdout + result.stderr
+
+
+def test_without_httpx_the_transport_import_names_the_extra(installed: Installed) -> None:
+    out = installed.python_out(
+        "import sys; sys.modules['httpx'] = None\n"
+        "from pytest_dockerimages import FakeDaemon\n"
+        "try:\n    from pytest_dockerimages import DockerImagesTransport\n"
+        "except ModuleNotFoundError as exc:\n    print(exc)")
+    assert 'pip install "pytest-dockerimages[httpx]"' in out

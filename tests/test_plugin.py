@@ -305,7 +305,8 @@ def test_dockerimages_host_follows_the_cassette_marker(pytester: pytest.Pytester
 @pytest.mark.parametrize("strict", ["", "1"])
 @pytest.mark.parametrize(("fixture", "module", "reason"), [
     ("dockerimages_client", "docker", "the docker SDK for Python is not installed (pip install docker)"),
-    ("dockerimages_httpx", "httpx", "httpx is not installed (pip install httpx)"),
+    # in fnmatch, [[] and []] are a literal [ and ]
+    ("dockerimages_httpx", "httpx", 'httpx is not installed (pip install "pytest-dockerimages[[]httpx[]]")'),
 ])
 def test_fixture_without_its_library_skips_unless_strict(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
                                                         strict: str, fixture: str, module: str, reason: str) -> None:

@@ -25,16 +25,7 @@ from typing import Any, Callable, Iterable, Literal, Mapping, TypeVar, Union
 from urllib.parse import unquote
 
 from .._core.daemon import base_headers, error_response, split_version, version_error
-from .._core.deletion import (  # noqa: F401 - re-exported: these lived here before deletion.py
-    _conflict,
-    _delete_helper,
-    _is_id_prefix,
-    _references,
-    _short,
-    _single_reference,
-    _untag_all,
-    delete_image,
-)
+from .._core.deletion import delete_image
 from .._core.errors import DaemonError
 from .._core.filters import resolve_image
 from .._core.model import Image, ImageStore
@@ -52,7 +43,6 @@ __all__ = [
     "LoggedRequest",
     "NoSuchImage",
     "ImageLike",
-    "delete_image",
 ]
 
 ImageLike = Union[Image, Mapping[str, Any]]
@@ -368,6 +358,15 @@ class FakeDaemon:
     @property
     def server(self) -> Server:
         return self._server
+
+    @property
+    def backend(self) -> Backend:
+        """What answers this fake's requests, for an in-process client: `DockerImagesTransport(fake.backend)`.
+
+        The same answers as the socket gives (injected faults, the request log, image deletion and
+        the listing all apply), without a socket or a server thread; the fake need not be started.
+        """
+        return self._server.backend
 
     @property
     def errors(self) -> list[BaseException]:
