@@ -27,6 +27,8 @@ examples:
   dockerimages serve                               # built-in images, private unix socket
   dockerimages serve --seed images.yaml --profile docker-26.1
   dockerimages serve --tcp 127.0.0.1:2375
+  dockerimages serve --cassette docker-26.1        # a cassette shipped with pytest-dockerimages
+  dockerimages serve --cassette mine.yaml --fallback   # unrecorded requests: the fake seeded from it
   dockerimages serve --unix /tmp/fake.sock &       # then, in the same shell:
   DOCKER_HOST=unix:///tmp/fake.sock docker images
 
@@ -72,14 +74,14 @@ def _build_cassette_server(args: argparse.Namespace, where: dict[str, Any]) -> A
     if args.seed or args.profile:
         raise CliError("--cassette replays recorded answers and cannot be combined with --seed or --profile",
                        "drop --seed/--profile")
-    if importlib.util.find_spec("pytest_dockerimages._cassettes.replay") is None:
-        raise CliError("cassette replay is not available in this installation (no cassette replay module)",
-                       "upgrade pytest-dockerimages or serve a --seed file instead")
     from .._cassettes.replay import ReplayBackend
+    from .._files.resources import cassette_file
     from .._http.server import Server
 
     try:
-        backend = ReplayBackend.from_file(args.cassette)
+        backend = ReplayBackend.from_file(cassette_file(args.cassette), fallback=args.fallback)
+    except FileNotFoundError as exc:
+        raise CliError(str(exc), "give a cassette file or one of the built-in names") from None
     except OSError as exc:
         text = (f"cannot read cassette {args.cassette}: {exc.strerror}" if exc.strerror
                 else f"cannot read cassette: {exc}")
@@ -112,6 +114,9 @@ def _serve(args: argparse.Namespace) -> int:
         where = {"transport": "tcp", "host": args.tcp[0], "port": args.tcp[1]}
     elif args.unix is not None:
         where = {"transport": "unix", "unix_path": args.unix}
+    if args.fallback and not args.cassette:
+        raise CliError("--fallback answers what a cassette did not record and needs --cassette",
+                       "add --cassette FILE or drop --fallback")
     try:
         daemon = _build_cassette_server(args, where) if args.cassette else _build_fake(args, where)
         daemon.start()
@@ -180,6 +185,8 @@ def add_command(subparsers: Any, name: str, *, help: str, description: str, epil
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .._files.resources import BUILTIN_CASSETTES
+
     parser = argparse.ArgumentParser(
         prog="dockerimages", parents=[], description="A fake Docker daemon for GET /images/json.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -197,7 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
     where = serve.add_mutually_exclusive_group()
     where.add_argument("--unix", metavar="PATH", help="unix socket path (default: a private temp dir)")
     where.add_argument("--tcp", metavar="HOST:PORT", type=_parse_tcp, help="loopback TCP address instead")
-    serve.add_argument("--cassette", metavar="FILE", help="replay a recorded cassette instead of fake data")
+    serve.add_argument("--cassette", metavar="FILE",
+                       help="replay a recorded cassette instead of fake data: a file, or a built-in name ("
+                            + ", ".join(BUILTIN_CASSETTES) + ")")
+    serve.add_argument("--fallback", action="store_true",
+                       help="with --cassette: answer unrecorded requests with the fake daemon seeded from the "
+                            "cassette's images and profile (as the marker's fallback=True)")
     serve.set_defaults(func=_serve)
 
     profiles = add_command(
