@@ -17,6 +17,7 @@ _EXPORTS_BY_MODULE = {
     "_fake.fakedaemon": ("FakeDaemon", "LoggedRequest", "NoSuchImage", "delete_image"),
     "_core.defaults": ("default_images",),
     "_http.httpx_transport": ("DockerImagesTransport",),
+    "_http.requests_adapter": ("DockerImagesAdapter",),
     "assertions": (
         "assert_valid_images_json", "assert_filter_semantics", "assert_images_requested",
         "assert_shared_size_default", "assert_no_placeholders", "assert_placeholders_for_untagged",
