@@ -369,8 +369,13 @@ def dockerimages_requests_adapter(request: pytest.FixtureRequest) -> Any:
     requests session with a ``base_url``) sends its requests there without the socket.
     """
     from ._http.current import CurrentBackend
-    from ._http.requests_adapter import DockerImagesAdapter
 
+    try:
+        from ._http.requests_adapter import DockerImagesAdapter
+    except ImportError:
+        from ._real.fixture import skip_or_fail
+
+        skip_or_fail("requests is not installed (pip install 'pytest-dockerimages[docker]')")
     return DockerImagesAdapter(CurrentBackend(_target(request).server))
 
 

@@ -12,12 +12,16 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, Any, Mapping
 
-import requests
-from requests.adapters import BaseAdapter
-from requests.structures import CaseInsensitiveDict
-from requests.utils import get_encoding_from_headers
-from urllib3 import HTTPResponse
-from urllib3._collections import HTTPHeaderDict  # public as urllib3.HTTPHeaderDict from 2.0 only
+try:
+    import requests
+    from requests.adapters import BaseAdapter
+    from requests.structures import CaseInsensitiveDict
+    from requests.utils import get_encoding_from_headers
+    from urllib3 import HTTPResponse
+    from urllib3._collections import HTTPHeaderDict  # public as urllib3.HTTPHeaderDict from 2.0 only
+except ImportError as exc:  # pragma: no cover - depends on the installation
+    raise ImportError("DockerImagesAdapter needs requests: pip install 'pytest-dockerimages[docker]'",
+                      name=exc.name) from exc
 
 from .._core.wire import Backend, Request
 from .server import response_buffers
