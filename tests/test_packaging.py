@@ -27,7 +27,7 @@ pytestmark = pytest.mark.packaging
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("pyproject.toml", "README.md", "pytest_dockerimages", "schemas", "cassettes")
-SUBCOMMANDS = ("serve", "profiles", "record", "validate", "snapshot", "check")
+SUBCOMMANDS = ("serve", "profiles", "record", "validate", "snapshot", "check", "schema")
 #: pip's words for "the index could not be reached": only then skip (locally) instead of failing.
 OFFLINE = re.compile(r"(Could not find a version|No matching distribution|Failed to establish a new connection|"
                      r"Temporary failure in name resolution|Network is unreachable|ConnectTimeout|ReadTimeout)")

@@ -35,6 +35,13 @@ examples:
 The first line on stdout is DOCKER_HOST=<url>; stop with Ctrl-C or SIGTERM.
 """
 
+_SCHEMA_EPILOG = """\
+examples:
+  dockerimages schema seed > seed.schema.json        # seed files (YAML or JSON)
+  dockerimages schema images-json --api 1.45         # a GET /images/json body at API 1.45
+  dockerimages schema image-inspect --api 1.49 --strict
+"""
+
 _PROFILES_EPILOG = """\
 example:
   dockerimages profiles        # name, engine version, store, API versions
@@ -171,6 +178,24 @@ def _profiles(args: argparse.Namespace) -> int:
     return 0
 
 
+def _schema(args: argparse.Namespace) -> int:
+    import json
+
+    from .._files.schema import schema_for, seed_schema_text
+
+    if args.name == "seed":
+        sys.stdout.write(seed_schema_text())
+        return 0
+    if not args.api:
+        raise CliError(f"the {args.name} schema depends on the API version", "add --api VERSION, e.g. --api 1.45")
+    try:
+        document = schema_for(args.name, args.api, strict=args.strict)
+    except ValueError as exc:
+        raise CliError(str(exc), "pick a version in that range") from None
+    sys.stdout.write(json.dumps(document, indent=1) + "\n")
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -216,6 +241,17 @@ def build_parser() -> argparse.ArgumentParser:
         subparsers, "profiles", help="list the daemon profiles",
         description="List the daemon profiles the fake can answer as.", epilog=_PROFILES_EPILOG)
     profiles.set_defaults(func=_profiles)
+
+    schema = add_command(
+        subparsers, "schema", help="print a JSON Schema shipped with the package",
+        description="Print the JSON Schema of seed files, or of a GET /images/json or image inspect body.",
+        epilog=_SCHEMA_EPILOG)
+    schema.add_argument("name", choices=("seed", "images-json", "image-inspect"),
+                        help="seed: seed files; images-json / image-inspect: response bodies (need --api)")
+    schema.add_argument("--api", metavar="VERSION", help="API version of a response body schema, e.g. 1.45")
+    schema.add_argument("--strict", action="store_true",
+                        help="the strict variant: no fields beyond the swagger's (response bodies only)")
+    schema.set_defaults(func=_schema)
 
     for module in ("pytest_dockerimages._cli.cassette", "pytest_dockerimages._cli.daemon"):
         if importlib.util.find_spec(module) is not None:
