@@ -22,17 +22,6 @@ from pytest_dockerimages._http.unixhttp import request
 LABELLED = "/v1.45/images/json?filters=%7B%22label%22%3A%5B%22org.example.kind%3Dapp%22%5D%7D"  # not recorded
 
 
-@pytest.fixture
-def served() -> Iterator[list[subprocess.Popen[str]]]:
-    """Kills (by pid) any serve process a failing test left running."""
-    procs: list[subprocess.Popen[str]] = []
-    yield procs
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-
 def record(host: str, out: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "pytest_dockerimages._cli.main", "record", "--docker-host", host,
                            "-o", str(out), *args], capture_output=True, text=True, timeout=120,
