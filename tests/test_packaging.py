@@ -181,3 +181,22 @@ def test_dockerimages_serve_prints_docker_host_and_stops_on_sigterm(installed: I
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_cassette_names_and_schemas_from_the_wheel(installed: Installed) -> None:
+    cli = installed.venv / "bin" / "dockerimages"
+    validated = installed.run(cli, "validate", "docker-26.1", "docker-20.10")
+    assert validated.returncode == 0, validated.stderr
+    assert validated.stdout.count(": ok, ") == 2
+    schema = installed.run(cli, "schema", "seed")
+    assert schema.returncode == 0 and '"$id": "urn:pytest-dockerimages:schema:seed:1"' in schema.stdout
+
+
+def test_optional_bridges_are_extras_and_say_which(installed: Installed) -> None:
+    out = installed.python_out(
+        "import importlib.util\n"
+        "print(sorted(n for n in ('vcr', 'requests') if importlib.util.find_spec(n)))\n"
+        "try:\n    import pytest_dockerimages.vcrpy\nexcept ImportError as exc:\n    print(exc)\n")
+    missing, message = out.splitlines()
+    assert missing == "[]", "vcrpy and requests are extras, not runtime dependencies"
+    assert "pip install 'pytest-dockerimages[vcrpy]'" in message
