@@ -20,7 +20,7 @@ sys.path.insert(0, str(HERE))
 from common import Result, machine  # noqa: E402
 
 BENCHMARKS = ["bench_real", "bench_scale", "bench_pertest", "bench_startup", "bench_replay", "bench_schema",
-              "bench_vcrpy"]
+              "bench_vcrpy", "bench_requests"]
 
 
 def main(argv: list[str] | None = None) -> int:

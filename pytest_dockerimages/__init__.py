@@ -25,6 +25,8 @@ __all__ = [
     "DaemonError", "FakeDaemon", "LoggedRequest", "NoSuchImage",
     # in-process httpx (needs httpx: pip install "pytest-dockerimages[httpx]")
     "DockerImagesTransport",
+    # in-process requests, for the docker SDK (needs requests: pip install "pytest-dockerimages[docker]")
+    "DockerImagesAdapter",
     # what the hooks are given: a cassette's recorded exchange, a replayed request
     "Interaction", "Request",
     # assertion helpers (also importable from pytest_dockerimages.assertions)
@@ -57,6 +59,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._files.seed import dump_seed as dump_seed
     from ._files.seed import load_seed as load_seed
     from ._http.httpx_transport import DockerImagesTransport as DockerImagesTransport
+    from ._http.requests_adapter import DockerImagesAdapter as DockerImagesAdapter
     from .assertions import assert_containers_default as assert_containers_default
     from .assertions import assert_filter_semantics as assert_filter_semantics
     from .assertions import assert_ids_well_formed as assert_ids_well_formed
@@ -92,6 +95,7 @@ _LAZY = {
     "dump_seed": "._files.seed",
     "load_seed": "._files.seed",
     "DockerImagesTransport": "._http.httpx_transport",
+    "DockerImagesAdapter": "._http.requests_adapter",
     "assert_containers_default": ".assertions",
     "assert_filter_semantics": ".assertions",
     "assert_ids_well_formed": ".assertions",

@@ -492,6 +492,19 @@ def assert_valid_images_json(body: Body, api_version: str, *, query: QueryLike =
     without, only what every release does.
     """
     __tracebackhide__ = True
+    _fail(*_images_json_problems(body, api_version, query, profile, strict))
+
+
+def images_json_problems(body: Body, api_version: str, *, query: QueryLike = None,
+                         profile: ProfileLike = None, strict: bool = False) -> list[str]:
+    """What `assert_valid_images_json` reports, one line per problem (empty: the body is valid);
+    for tools that check many bodies, such as `dockerimages validate`."""
+    return [p.line().strip().removeprefix("- ") for p in _images_json_problems(body, api_version, query, profile,
+                                                                               strict)[1]]
+
+
+def _images_json_problems(body: Body, api_version: str, query: QueryLike, profile: ProfileLike,
+                          strict: bool) -> tuple[str, list[_Problem]]:
     version = _version(api_version)
     chosen = get_profile(profile) if profile is not None else None
     raw_query = _query_string(query)
@@ -553,7 +566,7 @@ def assert_valid_images_json(body: Body, api_version: str, *, query: QueryLike =
     problems += _sorted_problems(docs)
     where = (f"API {version}" + (f", profile {chosen.name}" if chosen else "")
              + (f", query {raw_query!r}" if raw_query else ""))
-    _fail(f"GET /images/json body is not what a daemon sends ({where})", problems)
+    return f"GET /images/json body is not what a daemon sends ({where})", problems
 
 
 # --------------------------------------------------------------------------- filter semantics

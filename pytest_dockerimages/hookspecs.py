@@ -10,7 +10,8 @@ arguments, by name, as with every pytest hook. A ``conftest.py`` applies to the 
 - ``pytest_dockerimages_default_profile(config)``: the profile when neither marker, option, ini key
   nor seed file names one.
 - ``pytest_dockerimages_before_record(interaction, cassette_path, config)``: rewrite or drop each
-  recorded interaction before it is saved to a cassette.
+  recorded interaction before it is saved to a cassette, by the fixture or by ``dockerimages record``
+  (which loads it from installed plugins and ``--conftest FILE``, and passes ``config=None``).
 - ``pytest_dockerimages_match_request(request, candidates, config)``: pick a recorded interaction
   for a request that the built-in (canonical) matching did not find.
 """
@@ -58,13 +59,16 @@ def pytest_dockerimages_default_profile(config: pytest.Config) -> str | None:
 
 @hookspec
 def pytest_dockerimages_before_record(
-    interaction: Interaction, cassette_path: Path, config: pytest.Config
+    interaction: Interaction, cassette_path: Path, config: pytest.Config | None
 ) -> Interaction | Literal[False] | None:
     """Rewrite or veto one recorded interaction before it is saved to ``cassette_path``.
 
     Called once per interaction recorded by the ``dockerimages_cassette`` fixture, when the test's
-    cassette is saved (after the built-in scrubbing: secret headers redacted, pseudonyms applied).
-    Return
+    cassette is saved (after the built-in scrubbing: secret headers redacted, pseudonyms applied),
+    and by ``dockerimages record`` before it writes its cassette. ``config`` is the pytest
+    ``Config`` in a test session and ``None`` under ``dockerimages record``, which has no pytest
+    session: there the implementations come from installed plugins (entry point group
+    ``pytest11``) and from the ``conftest.py`` given with ``--conftest``. Return
 
     - a (modified) ``pytest_dockerimages.Interaction`` (a frozen dataclass: use
       ``dataclasses.replace(interaction, ...)``)

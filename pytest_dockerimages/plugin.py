@@ -396,6 +396,34 @@ def dockerimages_client(request: pytest.FixtureRequest) -> Iterator[Any]:
         client.close()
 
 
+@pytest.fixture
+def dockerimages_requests_adapter(request: pytest.FixtureRequest) -> Any:
+    """A requests transport adapter (`DockerImagesAdapter`) answered in-process by the test's backend:
+    the fake, or the cassette for tests marked dockerimages_cassette.
+
+    `dockerimages_requests_adapter.mount(client)` on any `docker.APIClient`/`DockerClient` (or
+    requests session with a ``base_url``) sends its requests there without the socket.
+    """
+    from ._http.current import CurrentBackend
+
+    try:
+        from ._http.requests_adapter import DockerImagesAdapter
+    except ImportError:
+        from ._real.fixture import skip_or_fail
+
+        skip_or_fail("requests is not installed (pip install 'pytest-dockerimages[docker]')")
+    return DockerImagesAdapter(CurrentBackend(_target(request).server))
+
+
+@pytest.fixture
+def dockerimages_client_in_process(dockerimages_client: Any, dockerimages_requests_adapter: Any) -> Any:
+    """`dockerimages_client` (the same client) with `dockerimages_requests_adapter` mounted: after
+    the API version handshake made when it was created, every request is answered in-process
+    instead of through the socket. Skips without the docker SDK, as `dockerimages_client` does.
+    """
+    return dockerimages_requests_adapter.mount(dockerimages_client)
+
+
 @pytest.fixture(scope="session")
 def dockerimages_real_daemon(request: pytest.FixtureRequest) -> Iterator[Any]:
     """A seeded real dockerd for the session (`RealDaemon`: .docker_host, .version, .store, ...).

@@ -21,6 +21,7 @@ from pytest_dockerimages import (
     DEFAULT_PROFILE,
     PROFILES,
     DaemonError,
+    DockerImagesAdapter,
     DockerImagesTransport,
     FakeDaemon,
     Image,
@@ -150,6 +151,9 @@ def fake_daemon(seed: Seed) -> list[LoggedRequest]:
             assert_type(missing.status, int)
             error: DaemonError = missing  # a 404 as the daemon words it
             assert_type(error.message, str)
+        adapter = DockerImagesAdapter(fake.backend)  # for the docker SDK: adapter.mount(docker_client)
+        assert_type(adapter, DockerImagesAdapter)
+        adapter.close()
         transport = DockerImagesTransport(fake.backend)
         assert_type(transport, DockerImagesTransport)
         with httpx.Client(transport=transport, base_url="http://docker") as client:

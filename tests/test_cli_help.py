@@ -7,7 +7,7 @@ import pytest
 
 from pytest_dockerimages._cli.main import build_parser, main
 
-SUBCOMMANDS = ("serve", "profiles", "record", "validate", "snapshot", "check")
+SUBCOMMANDS = ("serve", "profiles", "record", "validate", "snapshot", "check", "schema")
 
 
 def _help(capsys: pytest.CaptureFixture[str], *argv: str) -> str:

@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -46,17 +45,6 @@ def stop(proc: subprocess.Popen[str], signum: int = signal.SIGTERM) -> int:
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
-
-
-@pytest.fixture
-def served() -> Iterator[list[subprocess.Popen[str]]]:
-    """Kills (by pid) any serve process a failing test left running."""
-    procs: list[subprocess.Popen[str]] = []
-    yield procs
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])

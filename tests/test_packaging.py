@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("pyproject.toml", "README.md", "pytest_dockerimages", "schemas", "cassettes")
 #: a downstream project's typed module that uses every public name (see its docstring)
 DOWNSTREAM = ROOT / "tests" / "downstream_typed.py"
-SUBCOMMANDS = ("serve", "profiles", "record", "validate", "snapshot", "check")
+SUBCOMMANDS = ("serve", "profiles", "record", "validate", "snapshot", "check", "schema")
 #: pip's words for "the index could not be reached": only then skip (locally) instead of failing.
 OFFLINE = re.compile(r"(Could not find a version|No matching distribution|Failed to establish a new connection|"
                      r"Temporary failure in name resolution|Network is unreachable|ConnectTimeout|ReadTimeout)")
@@ -237,10 +237,11 @@ def test_installed_plugin_hints_speak_to_a_pip_user(installed: Installed) -> Non
 
 @pytest.fixture(scope="module")
 def with_httpx(installed: Installed) -> Installed:
-    """The same venv after `pip install "pytest-dockerimages[httpx]"` (from the wheel): the extra works."""
-    install = installed.run(installed.python, "-m", "pip", "install", "-q", f"{installed.wheel}[httpx]", timeout=600)
-    _check(install, "installing the httpx extra")
-    installed.python_out("import httpx")
+    """The same venv after `pip install "pytest-dockerimages[httpx,docker]"` (from the wheel): the extras work."""
+    install = installed.run(installed.python, "-m", "pip", "install", "-q", f"{installed.wheel}[httpx,docker]",
+                            timeout=600)
+    _check(install, "installing the httpx and docker extras")
+    installed.python_out("import httpx, requests")
     return installed
 
 
@@ -334,3 +335,24 @@ def test_without_httpx_the_transport_import_names_the_extra(installed: Installed
         "try:\n    from pytest_dockerimages import DockerImagesTransport\n"
         "except ModuleNotFoundError as exc:\n    print(exc)")
     assert 'pip install "pytest-dockerimages[httpx]"' in out
+
+
+def test_cassette_names_and_schemas_from_the_wheel(installed: Installed) -> None:
+    cli = installed.venv / "bin" / "dockerimages"
+    validated = installed.run(cli, "validate", "docker-26.1", "docker-20.10")
+    assert validated.returncode == 0, validated.stderr
+    assert validated.stdout.count(": ok, ") == 2
+    schema = installed.run(cli, "schema", "seed")
+    assert schema.returncode == 0 and '"$id": "urn:pytest-dockerimages:schema:seed:1"' in schema.stdout
+
+
+def test_optional_bridges_are_extras_and_say_which(installed: Installed) -> None:
+    out = installed.python_out(
+        "import importlib.metadata, re, sys\n"
+        "plain = [r for r in importlib.metadata.requires('pytest-dockerimages') if 'extra ==' not in r]\n"
+        "print(sorted(n for n in ('vcrpy', 'requests') if any(re.match(n + r'\\b', r) for r in plain)))\n"
+        "sys.modules['vcr'] = None  # as where the extra is not installed\n"
+        "try:\n    import pytest_dockerimages.vcrpy\nexcept ImportError as exc:\n    print(exc)\n")
+    required, message = out.splitlines()
+    assert required == "[]", "vcrpy and requests are extras, not runtime dependencies"
+    assert "pip install 'pytest-dockerimages[vcrpy]'" in message

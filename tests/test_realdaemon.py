@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from conftest import STRICT_ENV, skip_missing
 
 from pytest_dockerimages._real import imagetar
+from pytest_dockerimages._real.fixture import STRICT_ENV, skip_or_fail
 from pytest_dockerimages._real.harness import (
     ENGINES,
     RUNTIMES,
@@ -151,7 +151,7 @@ def require(variant: str, seed: bool = True) -> None:
     """Skip (or, under CI or DOCKERIMAGES_STRICT, fail) when the variant's binaries are not installed."""
     missing = missing_requirements(variant, seed=seed)
     if missing:
-        skip_missing(f"{variant}: missing {', '.join(missing)}; {install_hint(variant)}")
+        skip_or_fail(f"{variant}: missing {', '.join(missing)}; {install_hint(variant)}")
 
 
 def real_tags(image: dict[str, Any]) -> list[str]:

@@ -573,11 +573,21 @@ class Cassette:
         return cassette
 
     def validate(self, source: str | None = None) -> None:
-        """Every ``GET /images/json`` 200 body must be JSON valid against its API version's schema."""
+        """Every ``GET /images/json`` 200 body must be JSON valid against its API version's schema;
+        raises `CassetteError` with the first problem."""
+        problems = self.problems(source)
+        if problems:
+            raise CassetteError(problems[0])
+
+    def problems(self, source: str | None = None, *, rules: bool = False) -> list[str]:
+        """Each ``GET /images/json`` 200 body's problems, one line each, naming the file and the
+        interaction. ``rules``: also the field rules of the body's recorded query, API version and
+        profile (what ``assert_valid_images_json`` checks), not only the schema."""
         from .._files.schema import validate as schema_validate
 
         source = source or str(self.path or "<cassette>")
         default_api = self.api_version or (self.profile.api_max if self.profile else None)
+        out: list[str] = []
         for i, it in enumerate(self.interactions):
             version, route = split_version(urllib.parse.unquote(it.target.split("?", 1)[0]))
             if it.method != "GET" or route != "/images/json" or it.status != 200:
@@ -586,17 +596,26 @@ class Cassette:
             try:
                 document = json.loads(it.body)
             except (ValueError, UnicodeDecodeError) as exc:
-                raise CassetteError(f"{where}: response body is not valid JSON ({exc}); truncated cassette?") from None
+                out.append(f"{where}: response body is not valid JSON ({exc}); truncated cassette?")
+                continue
             api = version or default_api
             if api is None:
                 continue
+            if rules:
+                from ..assertions import images_json_problems
+
+                found = images_json_problems(document, api, query=it.target.partition("?")[2], profile=self.profile)
+                out += [f"{where}: {problem}" for problem in found]
+                continue
             try:
-                problems = schema_validate("images-json", api, document)
+                found = schema_validate("images-json", api, document)
             except ValueError as exc:
-                raise CassetteError(f"{where}: {exc}") from None
-            if problems:
-                listed = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
-                raise CassetteError(f"{where}: body does not match the API {api} schema: {listed}")
+                out.append(f"{where}: {exc}")
+                continue
+            if found:
+                listed = "; ".join(found[:5]) + (f"; and {len(found) - 5} more" if len(found) > 5 else "")
+                out.append(f"{where}: body does not match the API {api} schema: {listed}")
+        return out
 
     # -- files
     @classmethod

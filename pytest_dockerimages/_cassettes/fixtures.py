@@ -34,12 +34,13 @@ from typing import Any, Iterator
 
 import pytest
 
+from .._files.resources import BUILTIN_CASSETTES, builtin_cassette
+from .hooks import before_record
+
 __all__ = ["addoption", "header_line", "before_record", "MARKERS", "dockerimages_cassette", "RECORD_MODES",
            "BUILTIN_CASSETTES", "CassetteHandle"]
 
 RECORD_MODES = ("none", "once", "new_episodes", "all")
-BUILTIN_CASSETTES = ("docker-20.10", "docker-26.1", "docker-26.1-containerd", "docker-28.1", "docker-28.1-containerd",
-                     "docker-28.5", "docker-28.5-containerd", "docker-29.7", "docker-29.7-containerd")
 MARKER = "dockerimages_cassette"
 MARKER_KWARGS = ("name", "record_mode", "fallback")
 MARKERS = [
@@ -210,16 +211,15 @@ def _test_name(request: pytest.FixtureRequest) -> str:
 
 
 def _settings(request: pytest.FixtureRequest) -> _Settings:
-    from .._files.resources import data_dir
-
     marker = _marker_args(request)
     name = marker.get("name")
     mode = record_mode(request.config, marker.get("record_mode"))
     fallback = marker.get("fallback")
     if fallback is None:
         fallback = bool(_ini(request.config, INI_FALLBACK))
-    if name in BUILTIN_CASSETTES:
-        return _Settings(name, "none", fallback, data_dir("cassettes") / f"{name}.yaml", True)
+    builtin = builtin_cassette(name) if name is not None else None
+    if builtin is not None:
+        return _Settings(name, "none", fallback, builtin, True)
     folder = cassette_folder(request.config, Path(str(request.path)))
     if name is not None:
         path = folder / os.path.expanduser(name)
@@ -346,35 +346,6 @@ def _matcher(request: pytest.FixtureRequest) -> Any:
         return hook(request=wire_request, candidates=candidates, config=config)
 
     return match
-
-
-def before_record(hook: Any, interactions: list[Any], path: Path, config: pytest.Config) -> list[Any]:
-    """``interactions`` after the ``pytest_dockerimages_before_record`` implementations, chained:
-    each gets the previous one's result; None keeps, False drops, an Interaction replaces."""
-    from .cassette import Interaction
-
-    impls = [impl for impl in reversed(hook.get_hookimpls())
-             if not (getattr(impl, "hookwrapper", False) or getattr(impl, "wrapper", False))]
-    if not impls:
-        return interactions
-    kept = []
-    for interaction in interactions:
-        current = interaction
-        for impl in impls:
-            values = {"interaction": current, "cassette_path": path, "config": config}
-            result = impl.function(*(values[name] for name in impl.argnames))
-            if result is False:
-                current = None
-                break
-            if result is None:
-                continue
-            if not isinstance(result, Interaction):
-                raise TypeError(f"pytest_dockerimages_before_record in {impl.plugin_name} returned "
-                                f"{type(result).__name__}; expected an Interaction, None (keep) or False (drop)")
-            current = result
-        if current is not None:
-            kept.append(current)
-    return kept
 
 
 def _start(request: pytest.FixtureRequest, settings: _Settings) -> CassetteHandle:

@@ -16,18 +16,23 @@ _RECORD_EPILOG = """\
 examples:
   dockerimages record --docker-host unix:///var/run/docker.sock -o cassettes/mine.yaml
   dockerimages record --docker-host tcp://127.0.0.1:2375 -o out.yaml --pseudonym registry.corp:5000=registry.example
+  dockerimages record --docker-host unix:///var/run/docker.sock -o mine.yaml --conftest conftest.py
 
 Records the standard request matrix (GET /images/json in its many forms, /_ping, /version, and
 an inspect of every image) into a vcrpy-format cassette, written atomically. Authorization,
-X-Registry-Auth, Cookie and Set-Cookie values are redacted.
+X-Registry-Auth, Cookie and Set-Cookie values are redacted. Then the pytest_dockerimages_before_record
+hooks of installed pytest plugins and of --conftest FILE rewrite or drop interactions (config is None).
 """
 
 _VALIDATE_EPILOG = """\
-example:
+examples:
   dockerimages validate cassettes/*.yaml
+  dockerimages validate docker-26.1            # a cassette shipped with pytest-dockerimages
 
-Checks each file is a loadable cassette whose GET /images/json bodies match their API version's
-schema; prints one line per file, exits 2 on the first bad file's error.
+Checks every file given: it loads as a cassette, and each GET /images/json body matches the schema
+and the field rules of its recorded query, API version and daemon profile (SharedSize -1 unless
+shared-size was asked, placeholders, VirtualSize, ...). Prints "FILE: ok" per good file and one
+line per problem (file, interaction, image, rule); exit code 0 when all are valid, 1 otherwise.
 """
 
 
@@ -47,12 +52,17 @@ def _pair(text: str) -> tuple[str, str]:
 
 def _record(args: argparse.Namespace) -> int:
     from .._cassettes.cassette import Cassette, CassetteError
+    from .._cassettes.hooks import HookLoadError, before_record, record_hooks
     from .._cassettes.record import RecordError, RecordingBackend, is_tty, record_matrix
     from .._real.matrix import MATRICES
 
     out = Path(args.output)
     if out.is_dir():
         raise _error(f"-o {out} is a folder", "give a file name such as cassettes/mine.yaml")
+    try:
+        hook = record_hooks(Path(args.conftest) if args.conftest else None, plugins=not args.no_plugins)
+    except HookLoadError as exc:
+        raise _error(str(exc), "fix it, or record with --no-plugins / without --conftest") from None
     cassette = Cassette(path=out)
     try:
         backend = RecordingBackend(args.docker_host, cassette, pseudonyms=dict(args.pseudonym or []))
@@ -62,7 +72,12 @@ def _record(args: argparse.Namespace) -> int:
                          "is it a Docker daemon?")
         requests = MATRICES[args.matrix](api, args.registry) if args.registry else MATRICES[args.matrix](api)
         progress = sys.stderr if is_tty(sys.stderr) and not args.quiet else None
-        count = record_matrix(backend, requests, progress=progress)
+        record_matrix(backend, requests, progress=progress)
+        try:
+            cassette.interactions = before_record(hook, cassette.interactions, out, None)
+        except Exception as exc:
+            raise _error(f"a pytest_dockerimages_before_record hook failed: {type(exc).__name__}: {exc}") from None
+        count = len(cassette.interactions)
         cassette.validate(str(out))
         cassette.save(out, mode="overwrite")
     except RecordError as exc:
@@ -80,16 +95,28 @@ def _record(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from .._cassettes.cassette import Cassette, CassetteError
+    from .._files.resources import cassette_file
 
+    bad = 0
     for name in args.files:
         try:
-            cassette = Cassette.load(name)
-        except CassetteError as exc:
-            raise _error(str(exc)) from None
+            path = cassette_file(name)
+            cassette = Cassette.load(path, validate=False)
+        except (FileNotFoundError, CassetteError) as exc:
+            problems = [str(exc)]
+        else:
+            problems = cassette.problems(str(path), rules=True)
+        if problems:
+            bad += 1
+            for problem in problems:
+                print(problem, file=sys.stderr)
+            continue
         daemon = cassette.metadata.get("daemon") or {}
         what = f"Docker {daemon['Version']}" if daemon.get("Version") else "no dockerimages metadata"
-        print(f"{name}: ok, {len(cassette.interactions)} interactions ({what})")
-    return 0
+        print(f"{path}: ok, {len(cassette.interactions)} interactions ({what})")
+    if bad and len(args.files) > 1:
+        print(f"dockerimages validate: {bad} of {len(args.files)} cassettes are invalid", file=sys.stderr)
+    return 1 if bad else 0
 
 
 def register(subparsers: Any) -> None:
@@ -108,11 +135,18 @@ def register(subparsers: Any) -> None:
                         help="registry host used in the matrix's registry reference filter (default: localhost:5000)")
     record.add_argument("--pseudonym", action="append", type=_pair, metavar="REAL=STAND-IN",
                         help="replace a registry host name in recorded references (repeatable)")
+    record.add_argument("--conftest", metavar="FILE", default=None,
+                        help="a conftest.py whose pytest_dockerimages_before_record hooks rewrite or drop "
+                             "interactions before the cassette is written (called with config=None)")
+    record.add_argument("--no-plugins", action="store_true",
+                        help="do not call the before_record hooks of installed pytest plugins (entry point "
+                             "group pytest11)")
     record.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary")
     record.set_defaults(func=_record)
 
     validate = add_command(
-        subparsers, "validate", help="check cassettes load and their bodies match the schemas",
+        subparsers, "validate", help="check cassettes: format, schema and field rules of every listing",
         description="Validate cassette files.", epilog=_VALIDATE_EPILOG)
-    validate.add_argument("files", nargs="+", metavar="FILE", help="cassette files")
+    validate.add_argument("files", nargs="+", metavar="FILE",
+                          help="cassette files, or built-in cassette names such as docker-26.1")
     validate.set_defaults(func=_validate)

@@ -27,10 +27,19 @@ examples:
   dockerimages serve                               # built-in images, private unix socket
   dockerimages serve --seed images.yaml --profile docker-26.1
   dockerimages serve --tcp 127.0.0.1:2375
+  dockerimages serve --cassette docker-26.1        # a cassette shipped with pytest-dockerimages
+  dockerimages serve --cassette mine.yaml --fallback   # unrecorded requests: the fake seeded from it
   dockerimages serve --unix /tmp/fake.sock &       # then, in the same shell:
   DOCKER_HOST=unix:///tmp/fake.sock docker images
 
 The first line on stdout is DOCKER_HOST=<url>; stop with Ctrl-C or SIGTERM.
+"""
+
+_SCHEMA_EPILOG = """\
+examples:
+  dockerimages schema seed > seed.schema.json        # seed files (YAML or JSON)
+  dockerimages schema images-json --api 1.45         # a GET /images/json body at API 1.45
+  dockerimages schema image-inspect --api 1.49 --strict
 """
 
 _PROFILES_EPILOG = """\
@@ -72,14 +81,14 @@ def _build_cassette_server(args: argparse.Namespace, where: dict[str, Any]) -> A
     if args.seed or args.profile:
         raise CliError("--cassette replays recorded answers and cannot be combined with --seed or --profile",
                        "drop --seed/--profile")
-    if importlib.util.find_spec("pytest_dockerimages._cassettes.replay") is None:
-        raise CliError("cassette replay is not available in this installation (no cassette replay module)",
-                       "upgrade pytest-dockerimages or serve a --seed file instead")
     from .._cassettes.replay import ReplayBackend
+    from .._files.resources import cassette_file
     from .._http.server import Server
 
     try:
-        backend = ReplayBackend.from_file(args.cassette)
+        backend = ReplayBackend.from_file(cassette_file(args.cassette), fallback=args.fallback)
+    except FileNotFoundError as exc:
+        raise CliError(str(exc), "give a cassette file or one of the built-in names") from None
     except OSError as exc:
         text = (f"cannot read cassette {args.cassette}: {exc.strerror}" if exc.strerror
                 else f"cannot read cassette: {exc}")
@@ -114,6 +123,9 @@ def _serve(args: argparse.Namespace) -> int:
         where = {"transport": "tcp", "host": args.tcp[0], "port": args.tcp[1], "allow_remote": args.allow_remote}
     elif args.unix is not None:
         where = {"transport": "unix", "unix_path": args.unix}
+    if args.fallback and not args.cassette:
+        raise CliError("--fallback answers what a cassette did not record and needs --cassette",
+                       "add --cassette FILE or drop --fallback")
     try:
         daemon = _build_cassette_server(args, where) if args.cassette else _build_fake(args, where)
         daemon.start()
@@ -171,6 +183,24 @@ def _profiles(args: argparse.Namespace) -> int:
     return 0
 
 
+def _schema(args: argparse.Namespace) -> int:
+    import json
+
+    from .._files.schema import schema_for, seed_schema_text
+
+    if args.name == "seed":
+        sys.stdout.write(seed_schema_text())
+        return 0
+    if not args.api:
+        raise CliError(f"the {args.name} schema depends on the API version", "add --api VERSION, e.g. --api 1.45")
+    try:
+        document = schema_for(args.name, args.api, strict=args.strict)
+    except ValueError as exc:
+        raise CliError(str(exc), "pick a version in that range") from None
+    sys.stdout.write(json.dumps(document, indent=1) + "\n")
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -185,6 +215,8 @@ def add_command(subparsers: Any, name: str, *, help: str, description: str, epil
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .._files.resources import BUILTIN_CASSETTES
+
     parser = argparse.ArgumentParser(
         prog="dockerimages", parents=[], description="A fake Docker daemon for GET /images/json.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -204,13 +236,29 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--tcp", metavar="HOST:PORT", type=_parse_tcp, help="loopback TCP address instead")
     serve.add_argument("--allow-remote", action="store_true",
                        help="let --tcp listen on a non-loopback address (the fake has no authentication)")
-    serve.add_argument("--cassette", metavar="FILE", help="replay a recorded cassette instead of fake data")
+    serve.add_argument("--cassette", metavar="FILE",
+                       help="replay a recorded cassette instead of fake data: a file, or a built-in name ("
+                            + ", ".join(BUILTIN_CASSETTES) + ")")
+    serve.add_argument("--fallback", action="store_true",
+                       help="with --cassette: answer unrecorded requests with the fake daemon seeded from the "
+                            "cassette's images and profile (as the marker's fallback=True)")
     serve.set_defaults(func=_serve)
 
     profiles = add_command(
         subparsers, "profiles", help="list the daemon profiles",
         description="List the daemon profiles the fake can answer as.", epilog=_PROFILES_EPILOG)
     profiles.set_defaults(func=_profiles)
+
+    schema = add_command(
+        subparsers, "schema", help="print a JSON Schema shipped with the package",
+        description="Print the JSON Schema of seed files, or of a GET /images/json or image inspect body.",
+        epilog=_SCHEMA_EPILOG)
+    schema.add_argument("name", choices=("seed", "images-json", "image-inspect"),
+                        help="seed: seed files; images-json / image-inspect: response bodies (need --api)")
+    schema.add_argument("--api", metavar="VERSION", help="API version of a response body schema, e.g. 1.45")
+    schema.add_argument("--strict", action="store_true",
+                        help="the strict variant: no fields beyond the swagger's (response bodies only)")
+    schema.set_defaults(func=_schema)
 
     for module in ("pytest_dockerimages._cli.cassette", "pytest_dockerimages._cli.daemon"):
         if importlib.util.find_spec(module) is not None:

@@ -107,6 +107,11 @@ def _load(file_name: str) -> dict[str, Any]:
     return schema
 
 
+def seed_schema_text() -> str:
+    """The JSON Schema of seed files, as shipped (hand-written, not generated from a swagger)."""
+    return (data_dir("schemas") / "seed.schema.json").read_text(encoding="utf-8")
+
+
 def schema_for(kind: str, api_version: str, strict: bool = False) -> dict[str, Any]:
     """The JSON Schema of a `kind` body ("images-json" or "image-inspect") at `api_version`.
 

@@ -36,7 +36,7 @@ def _load_text(path: Path) -> Any:
             return json.loads(text)
         except json.JSONDecodeError as exc:
             raise SeedError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
-    import yaml  # PyYAML comes with vcrpy; only ever safe_load
+    import yaml  # a runtime dependency, imported when a YAML seed is read; only ever safe_load
 
     try:
         return yaml.safe_load(text)

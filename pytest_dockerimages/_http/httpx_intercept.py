@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any, Callable
 
-from .._core.wire import Backend, Request, Response
+from .._core.wire import Backend
+from .current import CurrentBackend
 from .httpx_transport import DockerImagesTransport
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -103,17 +104,7 @@ def answered_in_process(unix_path: str, backend: Backend) -> Iterator[None]:
                 _uninstall()
 
 
-class _CurrentBackend:
-    """The server's backend at the time of each request: a test may swap `server.backend`."""
-
-    def __init__(self, server: Server) -> None:
-        self.server = server
-
-    def handle(self, request: Request) -> Response:
-        return self.server.backend.handle(request)
-
-
 def answered_like(server: Server) -> AbstractContextManager[None]:
     """`answered_in_process` for a running unix-socket server: its socket, answered by its backend."""
     assert server.unix_path is not None, "answered_like needs a server listening on a unix socket"
-    return answered_in_process(server.unix_path, _CurrentBackend(server))
+    return answered_in_process(server.unix_path, CurrentBackend(server))
