@@ -6,12 +6,15 @@ SAMPLES_DIR holds one folder per daemon with `index.json` (request path, status,
 bodies. For each daemon this writes `<profile>.json`: a seed (the image set, rebuilt from the daemon's
 own all=1 listing with shared sizes) and every interaction (request, status, headers, body).
 Run once per new capture; the output is committed, so the tests never need the capture folder.
+The captures of Docker 28.1, 28.5 and 29.7 came from the project's own real daemons, seeded with
+`seed_image_set` (pytest_dockerimages/_real/harness.py); the registry's random port becomes 5000.
 """
 from __future__ import annotations
 
 import argparse
 import email.utils
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,12 @@ DAEMONS = {
     "docker-20.10-graphdriver": "docker-20.10",
     "docker-26.1-graphdriver": "docker-26.1",
     "docker-26.1-containerd-store": "docker-26.1-containerd",
+    "docker-28.1-graphdriver": "docker-28.1",
+    "docker-28.1-containerd-store": "docker-28.1-containerd",
+    "docker-28.5-graphdriver": "docker-28.5",
+    "docker-28.5-containerd-store": "docker-28.5-containerd",
+    "docker-29.7-graphdriver": "docker-29.7",
+    "docker-29.7-containerd-store": "docker-29.7-containerd",
 }
 KEPT_HEADERS = ("Api-Version", "Content-Type", "Docker-Experimental", "Ostype", "Server", "X-Content-Type-Options",
                 "Transfer-Encoding")
@@ -105,6 +114,13 @@ def build(folder: Path, profile: str) -> dict[str, Any]:
             "interactions": interactions}
 
 
+def _fixed_registry_port(text: str) -> str:
+    """The seed's registry listens on a random loopback port; the golden files name port 5000.
+
+    Only the port changes, so tags keep the order the daemon sorted them in."""
+    return re.sub(r"127\.0\.0\.1(:|%3A)[0-9]+", lambda m: f"127.0.0.1{m.group(1)}5000", text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("samples", type=Path)
@@ -117,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skipping {folder}: no index.json", file=sys.stderr)
             continue
         document = build(folder, profile)
-        (args.out / f"{profile}.json").write_text(json.dumps(document, indent=1) + "\n")
+        text = _fixed_registry_port(json.dumps(document, indent=1) + "\n")
+        (args.out / f"{profile}.json").write_text(text)
         print(f"{profile}: {len(document['seed']['images'])} images, {len(document['interactions'])} interactions")
     return 0
 
