@@ -284,3 +284,15 @@ def test_a_bad_created_lists_the_accepted_forms() -> None:
     with pytest.raises(ModelError) as info:
         Image(created="yesterday")
     assert "unix seconds" in str(info.value) and "2024-03-01T00:00:00Z" in str(info.value)
+
+
+def test_version_and_info_report_the_host_kernel_as_a_daemon_does() -> None:
+    import platform
+
+    from pytest_dockerimages._core.daemon import info_document, version_document
+    from pytest_dockerimages._core.model import ImageStore as Store
+
+    profile = get_profile("docker-29.7")
+    version = version_document(profile)
+    assert version["KernelVersion"] == platform.release() == version["Components"][0]["Details"]["KernelVersion"]
+    assert info_document(Store(()), profile)["KernelVersion"] == platform.release()

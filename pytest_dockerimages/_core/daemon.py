@@ -5,6 +5,7 @@ headers, status codes and body formats each profile's daemon uses.
 """
 from __future__ import annotations
 
+import platform
 import re
 from typing import Any
 from urllib.parse import unquote
@@ -23,6 +24,8 @@ from .wire import Request, Response
 _VERSIONED = re.compile(r"^/v([0-9.]+)(/.*)$")
 _INSPECT = re.compile(r"^/images/(.+)/json$")
 _JSON = "application/json"
+#: A daemon reports the kernel of the machine it runs on; so does the fake (read once, at import).
+HOST_KERNEL = platform.release()
 
 
 def split_version(path: str) -> tuple[str | None, str]:
@@ -77,7 +80,7 @@ def version_error(profile: Profile, version: str) -> DaemonError | None:
 def version_document(profile: Profile) -> dict[str, Any]:
     details = {"ApiVersion": profile.api_max, "Arch": "amd64", "BuildTime": "2026-01-01T00:00:00.000000000+00:00",
                "Experimental": "false", "GitCommit": profile.git_commit, "GoVersion": profile.go_version,
-               "KernelVersion": "6.1.0-fake", "MinAPIVersion": profile.api_min, "Os": "linux"}
+               "KernelVersion": HOST_KERNEL, "MinAPIVersion": profile.api_min, "Os": "linux"}
     if profile.version_module is not None:
         details["Module"], details["ModuleVersion"] = profile.version_module
         details = dict(sorted(details.items()))  # Go writes a map's keys sorted
@@ -86,7 +89,7 @@ def version_document(profile: Profile) -> dict[str, Any]:
                    for name, version, commit in profile.components]
     values = {"Platform": {"Name": ""}, "Components": components, "Version": profile.engine_version,
               "ApiVersion": profile.api_max, "MinAPIVersion": profile.api_min, "GitCommit": profile.git_commit,
-              "GoVersion": profile.go_version, "Os": "linux", "Arch": "amd64", "KernelVersion": "6.1.0-fake",
+              "GoVersion": profile.go_version, "Os": "linux", "Arch": "amd64", "KernelVersion": HOST_KERNEL,
               "BuildTime": details["BuildTime"]}
     return {key: values[key] for key in profile.version_key_order}
 
@@ -102,7 +105,7 @@ def info_document(store: ImageStore, profile: Profile) -> dict[str, Any]:
             "ContainersStopped": 0, "Images": len(store.images), "Driver": "overlayfs" if containerd else "vfs",
             "DriverStatus": [["driver-type", "io.containerd.snapshotter.v1"]] if containerd else None,
             "OSType": "linux", "Architecture": "x86_64", "OperatingSystem": "pytest-dockerimages fake daemon",
-            "KernelVersion": "6.1.0-fake", "ServerVersion": profile.engine_version, "Name": "pytest-dockerimages"}
+            "KernelVersion": HOST_KERNEL, "ServerVersion": profile.engine_version, "Name": "pytest-dockerimages"}
 
 
 def _ok_json(profile: Profile, document: Any) -> Response:
