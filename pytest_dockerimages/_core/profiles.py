@@ -91,6 +91,8 @@ class Profile:
     version_key_order: tuple[str, ...] = ("Platform", "Components", "Version", "ApiVersion", "MinAPIVersion",
                                           "GitCommit", "GoVersion", "Os", "Arch", "KernelVersion", "BuildTime")
     version_module: tuple[str, str] | None = None  # v29+: Engine Details "Module" and "ModuleVersion"
+    # --- image history, system df, image prune ---
+    history_platform_from: str | None = None  # v28+: GET /images/{name}/history reads `platform` from API 1.48
 
     @property
     def is_containerd(self) -> bool:
@@ -162,6 +164,7 @@ _DOCKER_28_1 = _evolve(
     description="Docker 28.1, classic graphdriver store", manifests_from="1.47", descriptor_from=None,
     checked_against="dockerd 28.1.1 built from moby's tag v28.1.1 (01f442b)",
     plain_text_errors_through="1.23",  # v28+: api/server/server.go writes errors for /v1.23 and older as text
+    history_platform_from="1.48",  # api/server/router/image/image_routes.go getImagesHistory at v28.1.1
     go_version="go1.23.8", git_commit="01f442b",
     components=(("containerd", "1.7.27", "05044ec0a9a75232cad458027ca83437aae3f4da"),
                 ("runc", "1.2.5", "v1.2.5-0-g59923ef"), ("docker-init", "0.19.0", "de40ad0")),
