@@ -93,6 +93,7 @@ class Profile:
     version_module: tuple[str, str] | None = None  # v29+: Engine Details "Module" and "ModuleVersion"
     # --- image history, system df, image prune ---
     history_platform_from: str | None = None  # v28+: GET /images/{name}/history reads `platform` from API 1.48
+    prune_counts_snapshots: bool = False  # containerd v29+: SpaceReclaimed adds the removed snapshots' sizes
 
     @property
     def is_containerd(self) -> bool:
@@ -201,7 +202,8 @@ PROFILES: dict[str, Profile] = {
         _DOCKER_28_5,
         _containerd(_DOCKER_28_5, descriptor_from="1.48"),
         _DOCKER_29_7,
-        _containerd(_DOCKER_29_7, descriptor_from="1.48", labels_when_none="empty", negated_label_matches_missing=True),
+        _containerd(_DOCKER_29_7, descriptor_from="1.48", labels_when_none="empty", negated_label_matches_missing=True,
+                    prune_counts_snapshots=True),  # daemon/containerd/image_prune.go at docker-v29.7.2
     )
 }
 
