@@ -18,6 +18,7 @@ from .pathclean import redirect_to_clean
 from .profiles import Profile, version_tuple
 from .query import parse_form, parse_list_query
 from .render import encode, listing_body
+from .system_df import disk_usage
 from .wire import Request, Response
 
 _VERSIONED = re.compile(r"^/v([0-9.]+)(/.*)$")
@@ -131,7 +132,7 @@ def respond(store: ImageStore, profile: Profile, request: Request, now_ns: int) 
     inspect = _INSPECT.match(route) if method == "GET" else None
     history = _HISTORY.match(route) if method == "GET" else None
     known = (route == "/_ping" and method in ("GET", "HEAD")) or (
-        route in ("/version", "/info", "/images/json") and method == "GET") or inspect is not None or (
+        route in ("/version", "/info", "/images/json", "/system/df") and method == "GET") or inspect is not None or (
         history is not None)
     if not known:
         return page_not_found()
@@ -149,6 +150,8 @@ def respond(store: ImageStore, profile: Profile, request: Request, now_ns: int) 
         if route == "/images/json":
             query = parse_list_query(request.raw_query, api_version, profile)
             return _ok_body(profile, listing_body(store, profile, api_version, query, now_ns))
+        if route == "/system/df":
+            return _ok_json(profile, disk_usage(store, profile, api_version, request.raw_query))
         if history is not None:
             platform = parse_form(request.raw_query).get("platform")
             return _ok_json(profile, image_history(store, unquote(history.group(1)), profile, api_version, platform))

@@ -94,6 +94,10 @@ class Profile:
     # --- image history, system df, image prune ---
     history_platform_from: str | None = None  # v28+: GET /images/{name}/history reads `platform` from API 1.48
     prune_counts_snapshots: bool = False  # containerd v29+: SpaceReclaimed adds the removed snapshots' sizes
+    # GET /system/df: 20.10's types.DiskUsage with BuilderSize; 26.1-28.x's with `type` (1.42+) and null
+    # sections; v29's legacyDiskUsage (omitted sections) plus the usage objects from API 1.52
+    df_layout: Literal["builder_size", "disk_usage", "usage_objects"] = "disk_usage"
+    shared_size_over_listed: bool = False  # 20.10 (daemon/images/images.go): layers shared among the listed images only
 
     @property
     def is_containerd(self) -> bool:
@@ -117,7 +121,7 @@ _DOCKER_20_10 = Profile(
     shared_size_from="1.42", manifests_from=None, identity_from=None,
     none_placeholders_below=None, virtual_size="always", descriptor_from=None, containers_from=None,
     labels_when_none="null", plain_text_errors_through="1.23", ping_builder_swarm=False,
-    go_version="go1.19.8", git_commit="5d6db84",
+    go_version="go1.19.8", git_commit="5d6db84", df_layout="builder_size", shared_size_over_listed=True,
     components=(("containerd", "1.6.20~ds1", "1.6.20~ds1-1+deb12u3"), ("runc", "1.1.5+ds1", "1.1.5+ds1-1+deb12u1"),
                 ("docker-init", "0.19.0", "")),
 )
@@ -190,6 +194,7 @@ _DOCKER_29_7 = _evolve(
     version_key_order=("Platform", "Version", "ApiVersion", "MinAPIVersion", "Os", "Arch", "Components",
                        "GitCommit", "GoVersion", "KernelVersion", "BuildTime"),
     version_module=("github.com/moby/moby/v2", "v2.0.0+unknown"),  # daemon/info.go at the tag
+    df_layout="usage_objects",  # daemon/server/router/system/system_routes.go getDiskUsage at the tag
 )
 
 PROFILES: dict[str, Profile] = {
