@@ -97,7 +97,7 @@ def _usage_document(store: ImageStore, profile: Profile, api_version: str, wante
                 out[key] = []
     if below(api_version, "1.52"):
         if below(api_version, "1.44") and images:
-            return _sorted_keys(out)
+            return {key: _sorted_keys(out[key]) for key in sorted(out)}
         return out
     if images is not None:
         unused = [i for i in images if i["Containers"] == 0]
