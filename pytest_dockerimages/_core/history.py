@@ -19,6 +19,7 @@ from typing import Any, Mapping
 from .errors import DaemonError, invalid_parameter, not_found
 from .filters import resolve_image
 from .gojson import GoJSONError, check_syntax
+from .gojson import _kind as _go_kind  # the JSON kind Go's type errors name
 from .model import HistoryEntry, Image, ImageStore
 from .profiles import Profile, at_least
 from .reference import Reference
@@ -30,18 +31,6 @@ MISSING_ID = "<missing>"
 # ocispec.Platform's JSON fields and their Go types (what json.Unmarshal checks)
 _PLATFORM_FIELDS = {"architecture": "string", "os": "string", "os.version": "string",
                     "os.features": "[]string", "variant": "string"}
-
-
-def _go_kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 def _fails_go_type(value: Any, go_type: str) -> bool:
