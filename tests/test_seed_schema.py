@@ -37,9 +37,20 @@ def test_golden_seeds_validate(profile: str) -> None:
     {"images": [{"size": -1}]},
     {"images": [{"labels": {"a": 1}}]},
     {"images": [{"manifests": [{"kind": "weird"}]}]},
+    {"images": [{"history": [{"size": -1}]}]},
+    {"images": [{"history": [{"created_by": "x", "when": 1}]}]},
     {"version": 2, "images": []},
     {"imagez": []},
 ])
 def test_invalid_seeds_are_refused(document: dict[str, object]) -> None:
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(document, SCHEMA)
+
+
+def test_a_seed_with_history_validates(tmp_path: Path) -> None:
+    from pytest_dockerimages._core.model import Image
+
+    image = Image(tags=["x:1"], history=[{"created": 1700000000, "created_by": "RUN x", "comment": "c", "size": 3}])
+    path = dump_seed([image], tmp_path / "seed.yaml")
+    jsonschema.validate(yaml.safe_load(path.read_text()), SCHEMA)
+    assert yaml.safe_load(path.read_text())["images"][0]["history"][0]["created_by"] == "RUN x"

@@ -88,3 +88,20 @@ def test_build_images_without_inspects_uses_listing_seconds() -> None:
                 "Created": 5, "Labels": None, "ParentId": "", "Size": 3}]
     (image,) = build_images(listing, {}, "graphdriver")
     assert (image.tags, image.digests, image.created_ns, image.size) == ((), (), 5_000_000_000, 3)
+
+
+def test_snapshot_captures_each_images_history_oldest_first() -> None:
+    _golden, fetch = _daemon_fetch("docker-26.1")
+    answers = {}
+
+    def recording(path: str) -> object:
+        answer = fetch(path)
+        if path.endswith("/history"):
+            answers[path.split("/images/")[1].split("/history")[0]] = answer
+        return answer
+
+    snap = snapshot_with(recording)
+    assert answers and all(image.history is not None for image in snap.seed.images)
+    for image in snap.seed.images:
+        assert [(h.created_by, h.size) for h in image.history or ()] == [
+            (item["CreatedBy"], item["Size"]) for item in reversed(answers[image.id])]

@@ -12,17 +12,20 @@ from urllib.parse import unquote
 
 from .errors import DaemonError
 from .filters import resolve_image
+from .history import image_history
 from .image_inspect import inspect_document
 from .model import ImageStore
 from .pathclean import redirect_to_clean
 from .profiles import Profile, version_tuple
-from .query import parse_list_query
+from .query import parse_form, parse_list_query
 from .render import encode, listing_body
 from .routes import served
+from .system_df import disk_usage
 from .wire import Request, Response
 
 _VERSIONED = re.compile(r"^/v([0-9.]+)(/.*)$")
 _INSPECT = re.compile(r"^/images/(.+)/json$")
+_HISTORY = re.compile(r"^/images/(.+)/history$")
 _JSON = "application/json"
 #: A daemon reports the kernel of the machine it runs on; so does the fake (read once, at import).
 HOST_KERNEL = platform.release()
@@ -137,8 +140,10 @@ def respond(store: ImageStore, profile: Profile, request: Request, now_ns: int) 
     version, route = split_version(request.path)
     method = request.method
     inspect = _INSPECT.match(route) if method == "GET" else None
+    history = _HISTORY.match(route) if method == "GET" else None
     known = (route == "/_ping" and method in ("GET", "HEAD")) or (
-        route in ("/version", "/info", "/images/json") and method == "GET") or inspect is not None
+        route in ("/version", "/info", "/images/json", "/system/df") and method == "GET") or inspect is not None or (
+        history is not None)
     if not known and not served(profile.router_release, method, request.path):
         return page_not_found()
     api_version = version if version is not None else profile.api_max
@@ -157,6 +162,11 @@ def respond(store: ImageStore, profile: Profile, request: Request, now_ns: int) 
         if route == "/images/json":
             query = parse_list_query(request.raw_query, api_version, profile)
             return _ok_body(profile, listing_body(store, profile, api_version, query, now_ns))
+        if route == "/system/df":
+            return _ok_json(profile, disk_usage(store, profile, api_version, request.raw_query))
+        if history is not None:
+            platform = parse_form(request.raw_query).get("platform")
+            return _ok_json(profile, image_history(store, unquote(history.group(1)), profile, api_version, platform))
         assert inspect is not None
         image = resolve_image(store, unquote(inspect.group(1)), profile)
         return _ok_json(profile, inspect_document(image, store, profile, api_version))

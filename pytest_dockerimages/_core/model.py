@@ -115,6 +115,50 @@ class Manifest:
         )
 
 
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One entry of an image config's history, as `GET /images/{name}/history` shows it.
+
+    `size` is what the daemon reports for the entry (its layer's size; 0 for an empty layer).
+    The seed field `history` lists them oldest first, as the image config does."""
+
+    created_ns: int | None = None
+    created_by: str = ""
+    comment: str = ""
+    size: int = 0
+
+    _KEYS = ("created", "created_by", "comment", "size")
+
+    @classmethod
+    def coerce(cls, value: Any, where: str) -> HistoryEntry:
+        if isinstance(value, HistoryEntry):
+            return value
+        if not isinstance(value, Mapping):
+            raise ModelError(f"{where}: expected a mapping, got {value!r}")
+        unknown = set(value) - set(cls._KEYS)
+        if unknown:
+            raise ModelError(f"{where}: unknown field(s) {sorted(unknown)}; known: {list(cls._KEYS)}")
+        for key in ("created_by", "comment"):
+            if not isinstance(value.get(key, ""), str):
+                raise ModelError(f"{where}.{key}: expected a string, got {value[key]!r}")
+        created = value.get("created")
+        try:
+            created_ns = None if created is None else to_ns(created, field=f"{where}.created")
+        except ValueError as exc:
+            raise ModelError(str(exc)) from None
+        return cls(created_ns, value.get("created_by", ""), value.get("comment", ""),
+                   _check_int(value.get("size", 0), f"{where}.size"))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"created": None if self.created_ns is None else format_rfc3339_ns(self.created_ns)}
+        if self.created_by:
+            out["created_by"] = self.created_by
+        if self.comment:
+            out["comment"] = self.comment
+        out["size"] = self.size
+        return out
+
+
 def _parse_refs(values: Any, where: str, *, want_digest: bool) -> tuple[Reference, ...]:
     if values is None:
         return ()
@@ -147,8 +191,9 @@ class Image:
     `tags` (`repo:tag`, familiar or canonical), `digests` (`repo@sha256:...`), `labels` (None = the
     config has no labels), `created` (unix seconds, RFC 3339 text or datetime; kept to the
     nanosecond), `id` (derived from the other fields when omitted), `parent`, `size`, `layers`,
-    `containers`, and for containerd-store profiles `manifests`, `descriptor` and `record_created`
-    (when the store's record was made: what `until` compares there).
+    `containers`, `history` (entries oldest first; None: not known, see `history.py`), and for
+    containerd-store profiles `manifests`, `descriptor` and `record_created` (when the store's
+    record was made: what `until` compares there).
     """
 
     tags: tuple[Reference, ...]
@@ -166,16 +211,18 @@ class Image:
     os: str
     architecture: str
     extra: Mapping[str, Any]
+    history: tuple[HistoryEntry, ...] | None
 
     _KEYS = ("tags", "digests", "labels", "created", "id", "parent", "size", "layers", "containers",
-             "manifests", "descriptor", "record_created", "os", "architecture", "extra")
+             "manifests", "descriptor", "record_created", "os", "architecture", "extra", "history")
 
     def __init__(self, *, tags: Sequence[str] | None = None, digests: Sequence[str] | None = None,
                  labels: Mapping[str, str] | None = None, created: Any = 0, id: str | None = None,
                  parent: str | None = "", size: int | None = None, layers: Sequence[Any] | None = None,
                  containers: Sequence[str] | None = None, manifests: Sequence[Any] | None = None,
                  descriptor: Mapping[str, Any] | None = None, record_created: Any = None,
-                 os: str = "linux", architecture: str = "amd64", extra: Mapping[str, Any] | None = None) -> None:
+                 os: str = "linux", architecture: str = "amd64", extra: Mapping[str, Any] | None = None,
+                 history: Sequence[Any] | None = None) -> None:
         set_ = object.__setattr__
         set_(self, "tags", _parse_refs(tags, "tags", want_digest=False))
         set_(self, "digests", _parse_refs(digests, "digests", want_digest=True))
@@ -203,6 +250,10 @@ class Image:
         set_(self, "os", str(os))
         set_(self, "architecture", str(architecture))
         set_(self, "extra", dict(extra or {}))
+        if history is not None and (isinstance(history, (str, Mapping)) or not isinstance(history, Sequence)):
+            raise ModelError(f"history: expected a list of entries (oldest first), got {history!r}")
+        set_(self, "history", None if history is None else tuple(
+            HistoryEntry.coerce(h, f"history[{i}]") for i, h in enumerate(history)))
         image_id = _check_id(id, "id") if id is not None else self._derived_id(parsed_layers, manifests)
         set_(self, "id", image_id)
         if not parsed_layers:
@@ -262,6 +313,8 @@ class Image:
             out["architecture"] = self.architecture
         if self.extra:
             out["extra"] = dict(self.extra)
+        if self.history is not None:
+            out["history"] = [entry.to_dict() for entry in self.history]
         return out
 
     def __repr__(self) -> str:
@@ -385,4 +438,4 @@ def _with(image: Image, **fields: tuple[Reference, ...]) -> Image:
     return clone
 
 
-__all__ = ["Image", "ImageStore", "Layer", "Manifest", "ModelError"]
+__all__ = ["HistoryEntry", "Image", "ImageStore", "Layer", "Manifest", "ModelError"]

@@ -93,6 +93,13 @@ class Profile:
     version_key_order: tuple[str, ...] = ("Platform", "Components", "Version", "ApiVersion", "MinAPIVersion",
                                           "GitCommit", "GoVersion", "Os", "Arch", "KernelVersion", "BuildTime")
     version_module: tuple[str, str] | None = None  # v29+: Engine Details "Module" and "ModuleVersion"
+    # --- image history, system df, image prune ---
+    history_platform_from: str | None = None  # v28+: GET /images/{name}/history reads `platform` from API 1.48
+    prune_counts_snapshots: bool = False  # containerd v29+: SpaceReclaimed adds the removed snapshots' sizes
+    # GET /system/df: 20.10's types.DiskUsage with BuilderSize; 26.1-28.x's with `type` (1.42+) and null
+    # sections; v29's legacyDiskUsage (omitted sections) plus the usage objects from API 1.52
+    df_layout: Literal["builder_size", "disk_usage", "usage_objects"] = "disk_usage"
+    shared_size_over_listed: bool = False  # 20.10 (daemon/images/images.go): layers shared among the listed images only
 
     @property
     def is_containerd(self) -> bool:
@@ -117,7 +124,7 @@ _DOCKER_20_10 = Profile(
     none_placeholders_below=None, virtual_size="always", descriptor_from=None, containers_from=None,
     labels_when_none="null", plain_text_errors_through="1.23", ping_builder_swarm=False,
     router_release="v20.10.24",
-    go_version="go1.19.8", git_commit="5d6db84",
+    go_version="go1.19.8", git_commit="5d6db84", df_layout="builder_size", shared_size_over_listed=True,
     components=(("containerd", "1.6.20~ds1", "1.6.20~ds1-1+deb12u3"), ("runc", "1.1.5+ds1", "1.1.5+ds1-1+deb12u1"),
                 ("docker-init", "0.19.0", "")),
 )
@@ -167,6 +174,7 @@ _DOCKER_28_1 = _evolve(
     checked_against="dockerd 28.1.1 built from moby's tag v28.1.1 (01f442b)",
     plain_text_errors_through="1.23",  # v28+: api/server/server.go writes errors for /v1.23 and older as text
     router_release="v28.1.1",
+    history_platform_from="1.48",  # api/server/router/image/image_routes.go getImagesHistory at v28.1.1
     go_version="go1.23.8", git_commit="01f442b",
     components=(("containerd", "1.7.27", "05044ec0a9a75232cad458027ca83437aae3f4da"),
                 ("runc", "1.2.5", "v1.2.5-0-g59923ef"), ("docker-init", "0.19.0", "de40ad0")),
@@ -192,6 +200,7 @@ _DOCKER_29_7 = _evolve(
     version_key_order=("Platform", "Version", "ApiVersion", "MinAPIVersion", "Os", "Arch", "Components",
                        "GitCommit", "GoVersion", "KernelVersion", "BuildTime"),
     version_module=("github.com/moby/moby/v2", "v2.0.0+unknown"),  # daemon/info.go at the tag
+    df_layout="usage_objects",  # daemon/server/router/system/system_routes.go getDiskUsage at the tag
 )
 
 PROFILES: dict[str, Profile] = {
@@ -204,7 +213,8 @@ PROFILES: dict[str, Profile] = {
         _DOCKER_28_5,
         _containerd(_DOCKER_28_5, descriptor_from="1.48"),
         _DOCKER_29_7,
-        _containerd(_DOCKER_29_7, descriptor_from="1.48", labels_when_none="empty", negated_label_matches_missing=True),
+        _containerd(_DOCKER_29_7, descriptor_from="1.48", labels_when_none="empty", negated_label_matches_missing=True,
+                    prune_counts_snapshots=True),  # daemon/containerd/image_prune.go at docker-v29.7.2
     )
 }
 

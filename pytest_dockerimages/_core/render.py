@@ -149,6 +149,7 @@ class _Plan:
     manifests: bool
     identity: bool
     shared_size: bool
+    empty_refs_null: bool = False  # the image service's own nil slices (what /system/df shows), not the router's []
 
     @classmethod
     def of(cls, profile: Profile, api_version: str, query: ListQuery) -> _Plan:
@@ -165,7 +166,7 @@ class _Plan:
 
 def _shared(entries: list[Entry], store: ImageStore, profile: Profile) -> dict[str, int]:
     listed = [e.image for e in entries]
-    return shared_sizes(listed, listed if profile.is_containerd else store.images)
+    return shared_sizes(listed, listed if profile.is_containerd or profile.shared_size_over_listed else store.images)
 
 
 def _summary(entry: Entry, profile: Profile, plan: _Plan, shared_size: int) -> dict[str, Any]:
@@ -187,6 +188,7 @@ def _summary(entry: Entry, profile: Profile, plan: _Plan, shared_size: int) -> d
     if plan.placeholders:
         if not tags and not digests:
             tags, digests = [NONE_TAG], [NONE_DIGEST]
+    if plan.placeholders or plan.empty_refs_null:
         tags = tags or None
         digests = digests or None
     doc["RepoDigests"] = digests
@@ -201,10 +203,14 @@ def _summary(entry: Entry, profile: Profile, plan: _Plan, shared_size: int) -> d
 def summaries(entries: list[Entry], store: ImageStore, profile: Profile, api_version: str,
               query: ListQuery) -> list[dict[str, Any]]:
     """The response body of GET /images/json (a list of ImageSummary), sorted newest first."""
+    return planned_summaries(entries, store, profile, _Plan.of(profile, api_version, query))
+
+
+def planned_summaries(entries: list[Entry], store: ImageStore, profile: Profile, plan: _Plan) -> list[dict[str, Any]]:
+    """`summaries` for a plan of the caller's (what /system/df renders), sorted newest first."""
     entries = sorted(entries, key=lambda e: (-unix_seconds(e.image.created_ns or 0), e.image.id))
-    plan = _Plan.of(profile, api_version, query)
-    shared = _shared(entries, store, profile) if query.shared_size else {}
-    return [_summary(e, profile, plan, shared.get(e.image.id, 0) if query.shared_size else -1) for e in entries]
+    shared = _shared(entries, store, profile) if plan.shared_size else {}
+    return [_summary(e, profile, plan, shared.get(e.image.id, 0) if plan.shared_size else -1) for e in entries]
 
 
 def summaries_body(entries: list[Entry], store: ImageStore, profile: Profile, api_version: str,

@@ -6,7 +6,7 @@ ever seeing half a change), make the next request fail, stall or lose its connec
 clients asked for, and delete images the way `docker rmi` does.  Each of those is a small
 wrapper backend, stacked in front of the `FakeBackend`:
 
-    Server -> _RequestLog -> _FaultInjector -> _ImageDeleteRoute -> FakeBackend (via _State)
+    Server -> _RequestLog -> _FaultInjector -> _ImagePruneRoute -> _ImageDeleteRoute -> FakeBackend
 
 State changes are copy-on-write (`FakeBackend.update`), so a request reads one immutable
 `ImageStore` from start to end, whatever another thread changes meanwhile.
@@ -30,6 +30,7 @@ from .._core.errors import DaemonError
 from .._core.filters import resolve_image
 from .._core.model import Image, ImageStore
 from .._core.profiles import DEFAULT_PROFILE, Profile, get_profile
+from .._core.prune import prune_images
 from .._core.query import bool_value, canonical_filters, filters_from_json, parse_form
 from .._core.reference import ReferenceError, parse_normalized
 from .._core.render import encode
@@ -122,6 +123,32 @@ class _ImageDeleteRoute:
             return error_response(profile, version, err)
         headers = base_headers(profile) + [("Docker-Experimental", "false"), ("Content-Type", "application/json")]
         return Response(200, sorted(headers, key=lambda h: h[0]), encode(records))
+
+
+class _ImagePruneRoute:
+    """Adds `POST /images/prune?filters=` as a state change: the next listing shows the result."""
+
+    def __init__(self, inner: Backend, state: _State) -> None:
+        self._inner = inner
+        self._state = state
+
+    def handle(self, request: Request) -> Response:
+        version, route = split_version(request.path)
+        if request.method != "POST" or route != "/images/prune":
+            return self._inner.handle(request)
+        fake = self._state.fake
+        profile = fake.profile
+        error = version_error(profile, version or profile.api_max)
+        if error is not None:
+            return error_response(profile, version, error, experimental=False)
+        try:
+            text = parse_form(request.raw_query).get("filters")
+            now_ns = fake.clock()
+            report = self._state.change(lambda store, prof: prune_images(store, text, prof, now_ns))
+        except DaemonError as err:
+            return error_response(profile, version, err)
+        headers = base_headers(profile) + [("Docker-Experimental", "false"), ("Content-Type", "application/json")]
+        return Response(200, sorted(headers, key=lambda h: h[0]), encode(report))
 
 
 # --------------------------------------------------------------------------- faults
@@ -300,7 +327,7 @@ class FakeDaemon:
         self._explicit_profile = get_profile(profile) if profile is not None else None
         self._clock: Clock = clock or time.time_ns
         self._state = _State(self._build(images, seed, None))
-        self._faults = _FaultInjector(_ImageDeleteRoute(self._state), self._state)
+        self._faults = _FaultInjector(_ImagePruneRoute(_ImageDeleteRoute(self._state), self._state), self._state)
         self._log = _RequestLog(self._faults, self._state)
         self._server = Server(self._log, transport=transport, unix_path=unix_path, host=host, port=port,
                               allow_remote=allow_remote)

@@ -103,9 +103,16 @@ def _layer_sizes(images: Sequence[tuple[tuple[str, ...], int]]) -> dict[tuple[st
     return sizes
 
 
+def history_of(answer: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The seed's `history` (oldest first) from a GET /images/{id}/history answer (newest first)."""
+    return [{"created": int(item.get("Created") or 0), "created_by": item.get("CreatedBy") or "",
+             "comment": item.get("Comment") or "", "size": int(item.get("Size") or 0)}
+            for item in reversed(answer)]
+
+
 def build_images(listing: Sequence[Mapping[str, Any]], inspects: Mapping[str, Mapping[str, Any]],
-                 store: str) -> list[Image]:
-    """Images from an all=1 listing plus the inspect document of each (keyed by Id)."""
+                 store: str, histories: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> list[Image]:
+    """Images from an all=1 listing plus the inspect document (and history answer) of each (keyed by Id)."""
     chains: list[tuple[tuple[str, ...], int]] = []
     for summary in listing:
         layers = tuple((inspects.get(summary["Id"], {}).get("RootFS") or {}).get("Layers") or ())
@@ -134,6 +141,7 @@ def build_images(listing: Sequence[Mapping[str, Any]], inspects: Mapping[str, Ma
             parent=summary.get("ParentId") or "", size=size, layers=layer_list or None,
             os=inspect.get("Os", "linux"), architecture=inspect.get("Architecture", "amd64"),
             containers=None,
+            history=history_of(histories[summary["Id"]]) if histories and summary["Id"] in histories else None,
         ))
     return images
 
@@ -157,13 +165,15 @@ def snapshot_with(fetch: Fetch, progress: Callable[[str], None] = lambda _: None
     api = str(version.get("ApiVersion", "1.41"))
     query = "all=1&shared-size=1" if version_tuple(api) >= (1, 42) else "all=1"
     listing = fetch(f"/v{api}/images/json?{query}")
-    inspects = {}
+    inspects, histories = {}, {}
     for n, summary in enumerate(listing, 1):
         progress(f"inspect {n}/{len(listing)}")
         inspects[summary["Id"]] = fetch(f"/v{api}/images/{summary['Id']}/json")
+        histories[summary["Id"]] = fetch(f"/v{api}/images/{summary['Id']}/history")
     store = image_store_of(info)
     profile, warning = detect_profile_with_warning(version, info)
-    return Snapshot(Seed(tuple(build_images(listing, inspects, store)), profile), version, info, api, warning)
+    images = build_images(listing, inspects, store, histories)
+    return Snapshot(Seed(tuple(images), profile), version, info, api, warning)
 
 
 def take_snapshot(docker_host: str, progress: Callable[[str], None] = lambda _: None) -> Snapshot:
