@@ -88,3 +88,28 @@ def test_build_images_without_inspects_uses_listing_seconds() -> None:
                 "Created": 5, "Labels": None, "ParentId": "", "Size": 3}]
     (image,) = build_images(listing, {}, "graphdriver")
     assert (image.tags, image.digests, image.created_ns, image.size) == ((), (), 5_000_000_000, 3)
+
+
+def test_the_daemons_descriptor_survives_snapshot_seed_file_and_listing(tmp_path: object) -> None:
+    """Containerd store: the Descriptor a daemon lists (Docker v2 media type, its size, annotations, in the
+    daemon's key order) is kept through build_images and a seed file, and the fake lists it unchanged."""
+    from pathlib import Path
+
+    from pytest_dockerimages._files.seed import dump_seed, load_seed
+
+    image_id = "sha256:" + "d5" * 32
+    descriptor = {"mediaType": "application/vnd.docker.distribution.manifest.v2+json", "digest": image_id,
+                  "size": 577, "annotations": {"io.containerd.image.name": "docker.io/example/loaded:app",
+                                               "org.opencontainers.image.ref.name": "app"}}
+    listing = [{"Containers": -1, "Created": 1704164645, "Id": image_id, "Labels": None, "ParentId": "",
+                "Descriptor": descriptor, "RepoDigests": [], "RepoTags": ["example/loaded:app"],
+                "SharedSize": -1, "Size": 42079}]
+    (image,) = build_images(listing, {}, "containerd")
+    for suffix in ("yaml", "json"):
+        path = Path(str(tmp_path)) / f"seed.{suffix}"
+        dump_seed([image], path, "docker-29.7-containerd")
+        (again,) = load_seed(path).images
+        body = respond(ImageStore([again]), get_profile("docker-29.7-containerd"), Request("GET", "/images/json"), 0).body
+        assert b'"Descriptor":' + json.dumps(descriptor, separators=(",", ":")).encode() in body
+    (graphdriver,) = build_images(listing, {}, "graphdriver")
+    assert graphdriver.descriptor is None

@@ -133,7 +133,7 @@ def build_images(listing: Sequence[Mapping[str, Any]], inspects: Mapping[str, Ma
             id=summary["Id"], tags=tags, digests=digests, labels=summary.get("Labels"), created=created,
             parent=summary.get("ParentId") or "", size=size, layers=layer_list or None,
             os=inspect.get("Os", "linux"), architecture=inspect.get("Architecture", "amd64"),
-            containers=None,
+            containers=None, descriptor=summary.get("Descriptor") if store == "containerd" else None,
         ))
     return images
 
