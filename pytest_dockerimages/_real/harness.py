@@ -820,19 +820,26 @@ def _import_tarball(path: Path) -> None:
         tar.addfile(info, io.BytesIO(data))
 
 
+#: Containers made with `docker create` (no runc needed): which image, how many.
+_CONTAINERS = (("example/loaded:app", 2), ("example/multi:1", 1))
+
+
 def seed_image_set(docker_host: str, registry_addr: str, *, docker_cli: str | Path | None = None) -> dict[str, Any]:
     """Put a varied image set into the daemon at `docker_host`, using only the local registry.
 
     What it creates (R = registry_addr):
       - docker load: example/loaded:{base,latest} and example/loaded:app (fixed IDs, ParentId app->base,
         labels, Created 2023/2024) and example/epoch:0 (Created 0, no labels);
+      - docker load of an OCI layout: example/nocreated:1 (its config has no "created") and
+        example/multi:1, an amd64 + arm64 index (the graphdriver store loads its amd64 image);
+      - docker create --network none: two containers of example/loaded:app, one of example/multi:1;
       - docker import with LABEL changes: example/tiny:1.0, tagged also example/tiny:latest and R/example/tiny:1.0;
       - legacy docker build FROM example/loaded:base, twice with a changed file: example/built:1,
         untagged intermediates (all=1 only), and the first build's result left dangling;
       - pushes: R/example/tiny:1.0 and R/example/loaded:app get RepoDigests;
       - a digest-only image: R/example/epoch pushed, every tag removed, pulled back by digest.
-    Returns a description: tags, repo_digests {R/repo: digest}, digest_only ref, loaded_ids,
-    built/dangling IDs, steps and seconds.
+    Returns a description: tags, repo_digests {R/repo: digest}, digest_only ref, loaded_ids, oci_tags,
+    containers {image: [container ids]}, built/dangling IDs, steps and seconds.
     """
     cli_path = Path(docker_cli) if docker_cli else find_docker_cli()
     if cli_path is None:
@@ -849,6 +856,10 @@ def seed_image_set(docker_host: str, registry_addr: str, *, docker_cli: str | Pa
 
         loaded_ids = imagetar.write_archive(work / "loaded.tar")
         docker("load", "-q", "-i", str(work / "loaded.tar"))
+        imagetar.write_oci_archive(work / "oci.tar")
+        docker("load", "-q", "-i", str(work / "oci.tar"))
+        containers = {image: [docker("create", "--network", "none", image) for _ in range(count)]
+                      for image, count in _CONTAINERS}
 
         _import_tarball(work / "tiny.tar")
         docker("import", "--change", "LABEL a=b", "--change", "LABEL org.example.kind=imported",
@@ -890,6 +901,9 @@ def seed_image_set(docker_host: str, registry_addr: str, *, docker_cli: str | Pa
             f"{r}/example/epoch": epoch_digest,
         },
         "digest_only": digest_only,
+        "oci_tags": sorted([*(t for spec in imagetar.OCI_IMAGES for t in spec.tags),
+                            *(index.tag for index in imagetar.OCI_INDEXES)]),
+        "containers": containers,
         "loaded_ids": loaded_ids,
         "built_id": built_id.strip(),
         "dangling_id": dangling_id.strip(),
