@@ -156,8 +156,8 @@ def _compare_listings(probe: Probe, left: list[Any], right: list[Any]) -> list[D
             continue
         if list(item) != list(other):
             diffs.append(Difference(probe, f"{image_id[7:19]} keys", ",".join(item), ",".join(other)))
-        for key in item:
-            if key in other and item[key] != other[key]:
+        for key in item:  # as encoded: nested key order counts (Size is {Content, Total}, not the reverse)
+            if key in other and json.dumps(item[key]) != json.dumps(other[key]):
                 diffs.append(Difference(probe, f"{image_id[7:19]} {key}", json.dumps(item[key]),
                                         json.dumps(other[key])))
     order_left = [i.get("Created") for i in left]
@@ -248,6 +248,7 @@ def standard_probes(images: Sequence[Image], profile: Profile) -> list[Probe]:
     probes += [Probe("GET", "/images/json?filters=%7Bnot-json", "malformed filters"),
                Probe("GET", "/images/json?filters=null", "null filters"),
                Probe("GET", "/images/json?all=%zz", "bad escape")]
+    probes += _listing_flag_probes(profile)
     versions = _versions(profile)
     below = f"1.{version_tuple(profile.api_min)[1] - 1}"
     above = f"1.{version_tuple(profile.api_max)[1] + 1}"
@@ -256,6 +257,20 @@ def standard_probes(images: Sequence[Image], profile: Profile) -> list[Probe]:
         probes.append(Probe("GET", _target(None, version=version, extra=[("all", "1"), ("shared-size", "1")]),
                             "version"))
         probes.append(Probe("GET", _target(None, version=version, extra=[("filter", repo)]), "legacy filter"))
+    return probes
+
+
+def _listing_flag_probes(profile: Profile) -> list[Probe]:
+    """manifests=1 and identity=1 at the newest API version and at the versions where they start
+    (a daemon without them ignores them), and /v1.23, where 20.10 and 28+ answer errors in text."""
+    newest = profile.api_max
+    probes = [Probe("GET", "/v1.23/images/json", "API 1.23"), Probe("GET", "/v1.23/_ping", "API 1.23")]
+    for version in dict.fromkeys(v for v in (newest, "1.47", "1.53", "1.54") if profile.supports(v)):
+        probes += [Probe("GET", _target(None, version=version, extra=[("manifests", "1")]), "manifests"),
+                   Probe("GET", _target(None, version=version, extra=[("manifests", "1"), ("all", "1")]), "manifests"),
+                   Probe("GET", _target(None, version=version, extra=[("manifests", "1"), ("identity", "1")]),
+                         "manifests and identity"),
+                   Probe("GET", _target(None, version=version, extra=[("identity", "1")]), "identity alone")]
     return probes
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from .._core.model import Image
-from .._core.profiles import PROFILES, Profile, version_tuple
+from .._core.profiles import PROFILES, Profile, at_least, version_tuple
 from .._files.seed import Seed
 
 NONE_TAG, NONE_DIGEST = "<none>:<none>", "<none>@<none>"
@@ -104,8 +104,9 @@ def _layer_sizes(images: Sequence[tuple[tuple[str, ...], int]]) -> dict[tuple[st
 
 
 def build_images(listing: Sequence[Mapping[str, Any]], inspects: Mapping[str, Mapping[str, Any]],
-                 store: str) -> list[Image]:
-    """Images from an all=1 listing plus the inspect document of each (keyed by Id)."""
+                 store: str, containers: Mapping[str, Sequence[str]] | None = None) -> list[Image]:
+    """Images from an all=1 listing (with manifests=1 where the daemon has it) plus the inspect
+    document of each (keyed by Id), and the containers that use each image (`containers_by_image`)."""
     chains: list[tuple[tuple[str, ...], int]] = []
     for summary in listing:
         layers = tuple((inspects.get(summary["Id"], {}).get("RootFS") or {}).get("Layers") or ())
@@ -126,16 +127,63 @@ def build_images(listing: Sequence[Mapping[str, Any]], inspects: Mapping[str, Ma
         known = sum(layer["size"] for layer in layer_list)
         if layer_list and known != size:  # put what no other image explains on the top layer
             layer_list[-1]["size"] = max(layer_list[-1]["size"] + size - known, 0)
-        created: Any = inspect.get("Created") or summary.get("Created", 0)
-        if created == "0001-01-01T00:00:00Z":
-            created = None
         images.append(Image(
-            id=summary["Id"], tags=tags, digests=digests, labels=summary.get("Labels"), created=created,
-            parent=summary.get("ParentId") or "", size=size, layers=layer_list or None,
-            os=inspect.get("Os", "linux"), architecture=inspect.get("Architecture", "amd64"),
-            containers=None, descriptor=summary.get("Descriptor") if store == "containerd" else None,
+            id=summary["Id"], tags=tags, digests=digests, labels=summary.get("Labels"),
+            created=_created(summary, inspect), parent=summary.get("ParentId") or "", size=size,
+            layers=layer_list or None, os=inspect.get("Os", "linux"), architecture=inspect.get("Architecture", "amd64"),
+            containers=(containers or {}).get(summary["Id"]),
+            descriptor=summary.get("Descriptor") if store == "containerd" else None,
+            manifests=[_manifest(m) for m in summary.get("Manifests") or ()] if store == "containerd" else None,
         ))
     return images
+
+
+GO_ZERO_TIME_UNIX = -62135596800  # time.Time{}.Unix(): January 1, year 1
+
+
+def _created(summary: Mapping[str, Any], inspect: Mapping[str, Any]) -> Any:
+    """The image config's creation time, or None when the config has none.
+
+    Without a `created` field, Docker 20.10 holds Go's zero time, a real time (listed as
+    -62135596800, inspected as 0001-01-01T00:00:00Z) that before/since compare; later releases
+    hold no time (listed as 0, left out of inspect) and before/since skip the image."""
+    listed = summary.get("Created", 0)
+    if listed == GO_ZERO_TIME_UNIX:
+        return "0001-01-01T00:00:00Z"
+    if not inspect:
+        return listed
+    text = inspect.get("Created")
+    return None if not text or text == "0001-01-01T00:00:00Z" else text
+
+
+def _manifest(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """A seed `manifests` entry from one ImageManifestSummary of a manifests=1 listing."""
+    descriptor = summary.get("Descriptor") or {}
+    sizes = summary.get("Size") or {}
+    data = summary.get("ImageData") or {}
+    entry: dict[str, Any] = {
+        "id": summary["ID"], "kind": summary.get("Kind", "image"), "available": bool(summary.get("Available", True)),
+        "media_type": descriptor.get("mediaType", ""), "size": int(descriptor.get("size", 0)),
+        "content_size": max(int(sizes.get("Content", 0)) - int(descriptor.get("size", 0)), 0),
+        "unpacked_size": int((data.get("Size") or {}).get("Unpacked", 0)), "descriptor": dict(descriptor),
+        "containers": list(data.get("Containers") or ()),
+    }
+    if data.get("Platform") is not None:
+        entry["platform"] = dict(data["Platform"])
+    if data.get("Identity") is not None:
+        entry["identity"] = data["Identity"]
+    attested = (summary.get("AttestationData") or {}).get("For")
+    if attested:
+        entry["attestation_for"] = attested
+    return entry
+
+
+def containers_by_image(containers: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """{image id: [container ids]} from a /containers/json?all=1 listing (ImageID names the image)."""
+    out: dict[str, list[str]] = {}
+    for container in containers:
+        out.setdefault(str(container.get("ImageID", "")), []).append(str(container["Id"]))
+    return out
 
 
 @dataclass(frozen=True)
@@ -155,15 +203,29 @@ def snapshot_with(fetch: Fetch, progress: Callable[[str], None] = lambda _: None
     version = fetch("/version")
     info = fetch("/info")
     api = str(version.get("ApiVersion", "1.41"))
-    query = "all=1&shared-size=1" if version_tuple(api) >= (1, 42) else "all=1"
-    listing = fetch(f"/v{api}/images/json?{query}")
+    store = image_store_of(info)
+    profile, warning = detect_profile_with_warning(version, info)
+    listing = fetch(f"/v{api}/images/json?{_listing_query(api, PROFILES[profile])}")
     inspects = {}
     for n, summary in enumerate(listing, 1):
         progress(f"inspect {n}/{len(listing)}")
         inspects[summary["Id"]] = fetch(f"/v{api}/images/{summary['Id']}/json")
-    store = image_store_of(info)
-    profile, warning = detect_profile_with_warning(version, info)
-    return Snapshot(Seed(tuple(build_images(listing, inspects, store)), profile), version, info, api, warning)
+    containers = containers_by_image(fetch(f"/v{api}/containers/json?all=1"))
+    images = build_images(listing, inspects, store, containers)
+    return Snapshot(Seed(tuple(images), profile), version, info, api, warning)
+
+
+def _listing_query(api: str, profile: Profile) -> str:
+    """all=1, with every flag that adds to the listing at this API version: shared-size (1.42),
+    manifests (containerd store) and identity (its ImageData.Identity)."""
+    flags = ["all=1"]
+    if version_tuple(api) >= (1, 42):
+        flags.append("shared-size=1")
+    if profile.is_containerd and at_least(api, profile.manifests_from):
+        flags.append("manifests=1")
+        if at_least(api, profile.identity_from):
+            flags.append("identity=1")
+    return "&".join(flags)
 
 
 def take_snapshot(docker_host: str, progress: Callable[[str], None] = lambda _: None) -> Snapshot:
