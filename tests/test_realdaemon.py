@@ -532,3 +532,22 @@ def test_the_oci_archive_holds_an_index_and_an_image_without_created() -> None:
     docker_manifest = json.loads(files["manifest.json"])
     assert sorted(t for e in docker_manifest for t in e["RepoTags"]) == ["example/multi:1", "example/nocreated:1"]
     assert all(p in files for e in docker_manifest for p in (e["Config"], *e["Layers"]))
+
+
+@pytest.mark.realdaemon
+def test_oci_archive_images_and_containers(seeded: RealDaemon) -> None:
+    """The hard cases: a config without `created` (Go's zero time on 20.10, no time later), images
+    used by containers, and on the containerd store a two-platform index."""
+    images = images_json(seeded, "?all=1")
+    by_tag = {t: i for i in images for t in real_tags(i)}
+    assert sorted(seeded.seed["oci_tags"]) == ["example/multi:1", "example/nocreated:1"]
+    assert by_tag["example/nocreated:1"]["Created"] in (-62135596800, 0)
+    assert by_tag["example/multi:1"]["Created"] == 1714979289
+    containers = seeded.get_json("/containers/json?all=1")
+    used = {c["Id"]: c["ImageID"] for c in containers}
+    for image_ref, ids in seeded.seed["containers"].items():
+        assert {used[i] for i in ids} == {by_tag[image_ref]["Id"]}
+    if seeded.store == "containerd":
+        index = seeded.get_json("/images/example/multi:1/json")
+        assert index["Id"] == by_tag["example/multi:1"]["Id"]
+        assert by_tag["example/multi:1"]["Size"] > by_tag["example/nocreated:1"]["Size"]  # both platforms' content

@@ -61,6 +61,10 @@ class CheckReport:
         lines = [f"profile {self.profile}: {self.probes} requests, {len(self.differences)} differences, "
                  f"{len(self.known)} known differences"]
         lines += [d.render() for d in self.differences]
+        reasons: dict[str, int] = {}
+        for _, reason in self.known:
+            reasons[reason] = reasons.get(reason, 0) + 1
+        lines += [f"known ({count} requests): {reason}" for reason, count in reasons.items()]
         if self.warning:
             lines.append(f"warning: {self.warning}")
         return "\n".join(lines)

@@ -856,10 +856,6 @@ def seed_image_set(docker_host: str, registry_addr: str, *, docker_cli: str | Pa
 
         loaded_ids = imagetar.write_archive(work / "loaded.tar")
         docker("load", "-q", "-i", str(work / "loaded.tar"))
-        imagetar.write_oci_archive(work / "oci.tar")
-        docker("load", "-q", "-i", str(work / "oci.tar"))
-        containers = {image: [docker("create", "--network", "none", image) for _ in range(count)]
-                      for image, count in _CONTAINERS}
 
         _import_tarball(work / "tiny.tar")
         docker("import", "--change", "LABEL a=b", "--change", "LABEL org.example.kind=imported",
@@ -871,7 +867,12 @@ def seed_image_set(docker_host: str, registry_addr: str, *, docker_cli: str | Pa
         dangling_id = docker("build", "-q", "-t", "example/built:1", str(work / "ctx"))
         first_build = time.monotonic()
 
-        # pushes run while the clock moves on, so the rebuild gets a later Created second
+        # the OCI load, containers and pushes run while the clock moves on, so the rebuild gets a later
+        # Created second
+        imagetar.write_oci_archive(work / "oci.tar")
+        docker("load", "-q", "-i", str(work / "oci.tar"))
+        containers = {image: [docker("create", "--network", "none", image) for _ in range(count)]
+                      for image, count in _CONTAINERS}
         docker("push", "-q", f"{r}/example/tiny:1.0")
         docker("tag", "example/loaded:app", f"{r}/example/loaded:app")
         docker("push", "-q", f"{r}/example/loaded:app")
@@ -888,12 +889,14 @@ def seed_image_set(docker_host: str, registry_addr: str, *, docker_cli: str | Pa
         built_id = docker("build", "-q", "-t", "example/built:1", str(work / "ctx"))
         steps = list(docker.log)
 
+    oci_tags = sorted([*(t for spec in imagetar.OCI_IMAGES for t in spec.tags),
+                       *(index.tag for index in imagetar.OCI_INDEXES)])
     return {
         "registry": registry_addr,
         "tags": sorted([
             "example/loaded:base", "example/loaded:latest", "example/loaded:app",
             "example/tiny:1.0", "example/tiny:latest", f"{r}/example/tiny:1.0",
-            f"{r}/example/loaded:app", "example/built:1",
+            f"{r}/example/loaded:app", "example/built:1", *oci_tags,
         ]),
         "repo_digests": {
             f"{r}/example/tiny": registry_manifest_digest(registry_addr, "example/tiny", "1.0"),
@@ -901,8 +904,7 @@ def seed_image_set(docker_host: str, registry_addr: str, *, docker_cli: str | Pa
             f"{r}/example/epoch": epoch_digest,
         },
         "digest_only": digest_only,
-        "oci_tags": sorted([*(t for spec in imagetar.OCI_IMAGES for t in spec.tags),
-                            *(index.tag for index in imagetar.OCI_INDEXES)]),
+        "oci_tags": oci_tags,
         "containers": containers,
         "loaded_ids": loaded_ids,
         "built_id": built_id.strip(),
