@@ -184,19 +184,3 @@ def test_a_zero_time_survives_a_seed_file(tmp_path: object) -> None:
     dump_seed([Image(tags=["example/nocreated:1"], created="0001-01-01T00:00:00Z")], path)
     assert "0001-01-01T00:00:00Z" in path.read_text()
     assert load_seed(path).images[0].created_ns == -62135596800 * 10**9
-
-
-def test_the_check_compares_nested_key_order_and_probes_manifests_identity_and_v1_23() -> None:
-    from pytest_dockerimages._real.check import Answer, Probe, compare, standard_probes
-
-    profile = get_profile("docker-29.7-containerd")
-    probe = Probe("GET", "/v1.55/images/json?manifests=1")
-    item = {"Id": "sha256:" + "a" * 64, "Created": 1, "Manifests": [{"Size": {"Content": 1, "Total": 2}}]}
-    swapped = {**item, "Manifests": [{"Size": {"Total": 2, "Content": 1}}]}
-    headers = {"Content-Type": "application/json"}
-    diffs, _ = compare(probe, Answer(200, headers, json.dumps([item]).encode()),
-                       Answer(200, headers, json.dumps([swapped]).encode()), profile)
-    assert [d.what for d in diffs] == ["aaaaaaaaaaaa Manifests"]
-    targets = {p.target for p in standard_probes([], profile)}
-    assert {"/v1.23/images/json", "/v1.55/images/json?manifests=1&identity=1", "/v1.55/images/json?identity=1",
-            "/v1.53/images/json?manifests=1&identity=1", "/v1.47/images/json?manifests=1"} <= targets

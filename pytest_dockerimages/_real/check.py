@@ -57,9 +57,15 @@ class CheckReport:
     def ok(self) -> bool:
         return not self.differences
 
+    @property
+    def identical(self) -> int:
+        """Requests whose answers agree under the check's rules, with no difference excused."""
+        return self.probes - len({id(d.probe) for d in self.differences} | {id(p) for p, _ in self.known})
+
     def render(self) -> str:
+        share = f"{100 * self.identical / self.probes:.1f} %" if self.probes else "-"
         lines = [f"profile {self.profile}: {self.probes} requests, {len(self.differences)} differences, "
-                 f"{len(self.known)} known differences"]
+                 f"{len(self.known)} known differences; {self.identical} of {self.probes} answers identical ({share})"]
         lines += [d.render() for d in self.differences]
         reasons: dict[str, int] = {}
         for _, reason in self.known:
@@ -118,10 +124,10 @@ def compare(probe: Probe, daemon: Answer, fake: Answer, profile: Profile) -> tup
             diffs.append(Difference(probe, f"header {name}", repr(daemon.headers.get(name)),
                                     repr(fake.headers.get(name))))
     reason = known_difference(probe, profile)
+    bodies = _compare_bodies(probe, daemon, fake, profile)
     if reason and daemon.status == fake.status == 200:
-        return diffs, reason
-    diffs += _compare_bodies(probe, daemon, fake, profile)
-    return diffs, None
+        return diffs, reason if bodies else None  # excused only where the bodies do differ
+    return diffs + bodies, None
 
 
 def _compare_bodies(probe: Probe, daemon: Answer, fake: Answer, profile: Profile) -> list[Difference]:
