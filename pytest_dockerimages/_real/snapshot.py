@@ -1,18 +1,17 @@
 """Snapshot: everything a real daemon holds, as a seed the fake loads, with the detected profile.
 
-`build_images` and `detect_profile` are pure; `take_snapshot` does the HTTP at the edge.
+`detect_profile` and `_core.listed.build_images` are pure; `take_snapshot` does the HTTP at the edge.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping
 
-from .._core.model import Image
+from .._core.listed import build_images, containers_by_image
 from .._core.profiles import PROFILES, Profile, at_least, version_tuple
 from .._files.seed import Seed
 
-NONE_TAG, NONE_DIGEST = "<none>:<none>", "<none>@<none>"
 CONTAINERD_SNAPSHOTTER = "io.containerd.snapshotter.v1"
 
 
@@ -81,109 +80,6 @@ def detect_profile(version: Mapping[str, Any], info: Mapping[str, Any]) -> str:
 def detect_profile_with_warning(version: Mapping[str, Any], info: Mapping[str, Any]) -> tuple[str, str | None]:
     """`detect_profile`, and the warning to show when the daemon's release has no profile of its own."""
     return nearest_profile(str(version.get("Version", "0")), image_store_of(info))
-
-
-def _layer_sizes(images: Sequence[tuple[tuple[str, ...], int]]) -> dict[tuple[str, ...], int]:
-    """Size of each layer chain prefix: known where some image ends exactly there, else inferred.
-
-    The API exposes only each image's total size; a layer's own size is the difference between the
-    totals of the images ending at it and at its parent chain.
-    """
-    totals = {layers: size for layers, size in images}
-    sizes: dict[tuple[str, ...], int] = {}
-    for layers, _size in images:
-        previous_total = 0
-        for k in range(1, len(layers) + 1):
-            prefix = layers[:k]
-            total = totals.get(prefix)
-            if total is None:
-                continue
-            sizes.setdefault(prefix, max(total - previous_total, 0))
-            previous_total = total
-    return sizes
-
-
-def build_images(listing: Sequence[Mapping[str, Any]], inspects: Mapping[str, Mapping[str, Any]],
-                 store: str, containers: Mapping[str, Sequence[str]] | None = None) -> list[Image]:
-    """Images from an all=1 listing (with manifests=1 where the daemon has it) plus the inspect
-    document of each (keyed by Id), and the containers that use each image (`containers_by_image`)."""
-    chains: list[tuple[tuple[str, ...], int]] = []
-    for summary in listing:
-        layers = tuple((inspects.get(summary["Id"], {}).get("RootFS") or {}).get("Layers") or ())
-        chains.append((layers, int(summary.get("Size", 0))))
-    chain_sizes = _layer_sizes(chains)
-    images = []
-    for summary, (layers, size) in zip(listing, chains, strict=False):
-        inspect = inspects.get(summary["Id"], {})
-        tags = [t for t in summary.get("RepoTags") or [] if t != NONE_TAG]
-        if store == "containerd":
-            digests = [t for t in tags if "@" in t]
-            tags = [t for t in tags if "@" not in t]
-        else:
-            digests = [d for d in summary.get("RepoDigests") or [] if d != NONE_DIGEST]
-        layer_list: list[dict[str, Any]] = []
-        for k in range(1, len(layers) + 1):
-            layer_list.append({"digest": layers[k - 1], "size": chain_sizes.get(layers[:k], 0)})
-        known = sum(layer["size"] for layer in layer_list)
-        if layer_list and known != size:  # put what no other image explains on the top layer
-            layer_list[-1]["size"] = max(layer_list[-1]["size"] + size - known, 0)
-        images.append(Image(
-            id=summary["Id"], tags=tags, digests=digests, labels=summary.get("Labels"),
-            created=_created(summary, inspect), parent=summary.get("ParentId") or "", size=size,
-            layers=layer_list or None, os=inspect.get("Os", "linux"), architecture=inspect.get("Architecture", "amd64"),
-            containers=(containers or {}).get(summary["Id"]),
-            descriptor=summary.get("Descriptor") if store == "containerd" else None,
-            manifests=[_manifest(m) for m in summary.get("Manifests") or ()] if store == "containerd" else None,
-        ))
-    return images
-
-
-GO_ZERO_TIME_UNIX = -62135596800  # time.Time{}.Unix(): January 1, year 1
-
-
-def _created(summary: Mapping[str, Any], inspect: Mapping[str, Any]) -> Any:
-    """The image config's creation time, or None when the config has none.
-
-    Without a `created` field, Docker 20.10 holds Go's zero time, a real time (listed as
-    -62135596800, inspected as 0001-01-01T00:00:00Z) that before/since compare; later releases
-    hold no time (listed as 0, left out of inspect) and before/since skip the image."""
-    listed = summary.get("Created", 0)
-    if listed == GO_ZERO_TIME_UNIX:
-        return "0001-01-01T00:00:00Z"
-    if not inspect:
-        return listed
-    text = inspect.get("Created")
-    return None if not text or text == "0001-01-01T00:00:00Z" else text
-
-
-def _manifest(summary: Mapping[str, Any]) -> dict[str, Any]:
-    """A seed `manifests` entry from one ImageManifestSummary of a manifests=1 listing."""
-    descriptor = summary.get("Descriptor") or {}
-    sizes = summary.get("Size") or {}
-    data = summary.get("ImageData") or {}
-    entry: dict[str, Any] = {
-        "id": summary["ID"], "kind": summary.get("Kind", "image"), "available": bool(summary.get("Available", True)),
-        "media_type": descriptor.get("mediaType", ""), "size": int(descriptor.get("size", 0)),
-        "content_size": max(int(sizes.get("Content", 0)) - int(descriptor.get("size", 0)), 0),
-        "unpacked_size": int((data.get("Size") or {}).get("Unpacked", 0)), "descriptor": dict(descriptor),
-        "containers": list(data.get("Containers") or ()),
-    }
-    if data.get("Platform") is not None:
-        entry["platform"] = dict(data["Platform"])
-    if data.get("Identity") is not None:
-        entry["identity"] = data["Identity"]
-    attested = (summary.get("AttestationData") or {}).get("For")
-    if attested:
-        entry["attestation_for"] = attested
-    return entry
-
-
-def containers_by_image(containers: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
-    """{image id: [container ids]} from a /containers/json?all=1 listing (ImageID names the image)."""
-    out: dict[str, list[str]] = {}
-    for container in containers:
-        out.setdefault(str(container.get("ImageID", "")), []).append(str(container["Id"]))
-    return out
 
 
 @dataclass(frozen=True)
