@@ -1,11 +1,25 @@
 """The differential check's pure parts: comparing two answers, the probes, the report's figures."""
 from __future__ import annotations
 
+import json
+
 from pytest_dockerimages._core.profiles import get_profile
-from pytest_dockerimages._real.check import Answer, CheckReport, Probe, diff_all
+from pytest_dockerimages._real.check import Answer, CheckReport, Probe, compare, diff_all, standard_probes
 
 JSON = {"Content-Type": "application/json"}
 
+
+def test_the_check_compares_nested_key_order_and_probes_manifests_identity_and_v1_23() -> None:
+    profile = get_profile("docker-29.7-containerd")
+    probe = Probe("GET", "/v1.55/images/json?manifests=1")
+    item = {"Id": "sha256:" + "a" * 64, "Created": 1, "Manifests": [{"Size": {"Content": 1, "Total": 2}}]}
+    swapped = {**item, "Manifests": [{"Size": {"Total": 2, "Content": 1}}]}
+    diffs, _ = compare(probe, Answer(200, JSON, json.dumps([item]).encode()),
+                       Answer(200, JSON, json.dumps([swapped]).encode()), profile)
+    assert [d.what for d in diffs] == ["aaaaaaaaaaaa Manifests"]
+    targets = {p.target for p in standard_probes([], profile)}
+    assert {"/v1.23/images/json", "/v1.55/images/json?manifests=1&identity=1", "/v1.55/images/json?identity=1",
+            "/v1.53/images/json?manifests=1&identity=1", "/v1.47/images/json?manifests=1"} <= targets
 
 
 def test_an_excused_probe_counts_only_where_the_bodies_differ_and_the_report_gives_the_share() -> None:
@@ -23,3 +37,15 @@ def test_an_excused_probe_counts_only_where_the_bodies_differ_and_the_report_giv
                      lambda p: Answer(200, JSON, answers[p.target][1]), profile, CheckReport(profile.name))
     assert (again.ok, len(again.known), again.identical) == (True, 1, 0)
     assert "known (1 requests): until on the containerd store" in again.render()
+
+
+def test_before_and_since_name_the_image_without_a_creation_time() -> None:
+    from pytest_dockerimages._core.model import Image
+
+    images = [Image(tags=["example/new:1"], created=5), Image(tags=["example/nocreated:1"], created=None),
+              Image(tags=["example/epoch:0"], created=0)]
+    from urllib.parse import unquote
+
+    targets = {unquote(p.target) for p in standard_probes(images, get_profile("docker-29.7"))}
+    assert {'/images/json?filters={"since":["example/nocreated:1"]}',
+            '/images/json?filters={"before":["example/nocreated:1"]}'} <= targets

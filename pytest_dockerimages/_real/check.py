@@ -211,6 +211,7 @@ class Vocabulary:
     label_keys: list[str]
     label_pairs: list[str]
     created: list[int]
+    oldest: list[str]  # tags of images with no creation time or the earliest one: before/since edge cases
 
     @classmethod
     def of(cls, images: Iterable[Image]) -> Vocabulary:
@@ -221,8 +222,10 @@ class Vocabulary:
         keys = sorted({k for i in images for k in (i.labels or {})})
         created = sorted({(i.created_ns or 0) // 1_000_000_000 for i in images})
         ids = [i.id for i in images] or ["sha256:" + "0" * 64]
+        by_age = sorted((i for i in images if i.tags), key=lambda i: (i.created_ns is not None, i.created_ns or 0))
+        oldest = [by_age[0].tags[0].familiar] if by_age else []
         return cls(tags or ["example/none:1"], repos or ["example/none"], ids,
-                   keys or ["none"], pairs or ["none=x"], created or [0])
+                   keys or ["none"], pairs or ["none=x"], created or [0], oldest or tags[:1] or ["example/none:1"])
 
 
 def standard_probes(images: Sequence[Image], profile: Profile) -> list[Probe]:
@@ -241,6 +244,7 @@ def standard_probes(images: Sequence[Image], profile: Profile) -> list[Probe]:
         ({"reference": ["*"]}, "glob"), ({"reference": ["*/*"]}, "glob"), ({"reference": ["*/*:*"]}, "glob"),
         ({"reference": v.repos[:2]}, "OR"), ({"reference": ["nosuch/image"]}, ""), ({"reference": ["["]}, "bad glob"),
         ({"before": [tag]}, ""), ({"since": [tag]}, ""), ({"before": [image_id]}, "by id"),
+        ({"before": v.oldest}, "oldest image"), ({"since": v.oldest}, "oldest image"),
         ({"since": [image_id[7:19]]}, "by short id"), ({"before": ["nosuch:img"]}, "unknown image"),
         ({"before": ["UPPER"]}, "bad reference"), ({"until": [str(v.created[-1])]}, "unix"),
         ({"until": ["87600h"]}, "duration"), ({"until": ["2024-01-01T00:00:00Z"]}, "RFC 3339"),
