@@ -49,3 +49,18 @@ def test_before_and_since_name_the_image_without_a_creation_time() -> None:
     targets = {unquote(p.target) for p in standard_probes(images, get_profile("docker-29.7"))}
     assert {'/images/json?filters={"since":["example/nocreated:1"]}',
             '/images/json?filters={"before":["example/nocreated:1"]}'} <= targets
+
+
+def test_a_made_up_manifest_totals_the_images_size() -> None:
+    """As on a daemon: an image's Size is its manifests' Size.Total (Content + Unpacked)."""
+    from pytest_dockerimages._core.daemon import respond
+    from pytest_dockerimages._core.model import Image, ImageStore
+    from pytest_dockerimages._core.wire import Request
+
+    store = ImageStore([Image(tags=["example/app:1"], size=42079, containers=["c" * 64])])
+    (item,) = json.loads(respond(store, get_profile("docker-29.7-containerd"),
+                                 Request("GET", "/v1.55/images/json?manifests=1"), 0).body)
+    (manifest,) = item["Manifests"]
+    assert manifest["Size"]["Total"] == item["Size"] == 42079
+    assert manifest["Size"]["Content"] + manifest["ImageData"]["Size"]["Unpacked"] == 42079
+    assert (manifest["ImageData"]["Containers"], item["Containers"]) == (["c" * 64], 1)

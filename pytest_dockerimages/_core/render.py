@@ -68,8 +68,11 @@ def image_manifests(image: Image) -> tuple[Manifest, ...]:
     """The index entries of a containerd-store image; a single-platform image has one."""
     if image.manifests:
         return image.manifests
+    # the daemon's image Size is its manifests' Size.Total (content plus unpacked snapshot): keep that
+    # true, with half of it taken as unpacked, as no daemon said otherwise
+    unpacked, size = image.size // 2, _descriptor_size(image)
     return (Manifest(id=image.id, platform={"architecture": image.architecture, "os": image.os},
-                     size=_descriptor_size(image), content_size=image.size, unpacked_size=image.size,
+                     size=size, content_size=max(image.size - unpacked - size, 0), unpacked_size=unpacked,
                      containers=image.containers),)
 
 
