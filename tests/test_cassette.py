@@ -718,3 +718,29 @@ def test_module_alone_as_a_plugin_registers_its_options(pytester: pytest.Pyteste
     result = pytester.runpytest("-p", "pytest_dockerimages._cassettes.fixtures", "--help")
     assert result.ret == 0
     assert result.stdout.str().count("--dockerimages-record-mode") == 1
+
+
+def test_fallback_keeps_what_a_containerd_listing_shows() -> None:
+    """A containerd-store cassette: a digest-only image (its reference sits in RepoTags), the daemon's
+    Descriptor and Manifests, and the Containers count all reach the fallback fake, by the snapshot's rules."""
+    index, manifest = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+    summary = {
+        "Containers": 2, "Created": 1714979289, "Id": index, "Labels": {}, "ParentId": "",
+        "Descriptor": {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": index, "size": 491,
+                       "annotations": {"io.containerd.image.name": "docker.io/example/multi:1"}},
+        "Manifests": [{"ID": manifest, "Descriptor": {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                                                      "digest": manifest, "size": 398},
+                       "Available": True, "Size": {"Content": 10877, "Total": 19069}, "Kind": "image",
+                       "ImageData": {"Platform": {"architecture": "amd64", "os": "linux"},
+                                     "Size": {"Unpacked": 8192}, "Containers": ["c1", "c2"]}}],
+        "RepoDigests": [f"example/multi@{index}"], "RepoTags": [f"127.0.0.1/example/multi@{index}"],
+        "SharedSize": -1, "Size": 19069}
+    body = (json.dumps([summary], separators=(",", ":")) + "\n").encode()
+    recorded = Cassette(Path("x.yaml"), [Interaction("GET", "/v1.51/images/json?all=1&manifests=1", (), b"", 200,
+                                                     "OK", (("Content-Type", "application/json"),), body)],
+                        {"profile": "docker-28.5-containerd"})
+    (image,) = images_from_cassette(recorded)
+    assert ([str(d) for d in image.digests], image.tags, image.descriptor) == (
+        [f"127.0.0.1/example/multi@{index}"], (), summary["Descriptor"])
+    assert (len(image.containers), [m.descriptor for m in image.manifests]) == (
+        2, [summary["Manifests"][0]["Descriptor"]])  # type: ignore[index]

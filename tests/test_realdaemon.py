@@ -513,3 +513,46 @@ def test_terminate_escalates_and_reaps_children_named_after_our_dir(tmp_path: Pa
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_the_oci_archive_holds_an_index_and_an_image_without_created() -> None:
+    """OCI layout (index.json, blobs) plus docker save's manifest.json, identical bytes every time."""
+    import io
+    import json
+    import tarfile
+
+    archive = imagetar.build_oci_archive()
+    assert archive == imagetar.build_oci_archive()
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        files = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}  # type: ignore[union-attr]
+    assert json.loads(files["oci-layout"]) == {"imageLayoutVersion": "1.0.0"}
+    top = json.loads(files["index.json"])["manifests"]
+    names = {d["annotations"]["io.containerd.image.name"]: d for d in top}
+    assert set(names) == {"docker.io/example/nocreated:1", "docker.io/example/multi:1"}
+    index = json.loads(files["blobs/sha256/" + names["docker.io/example/multi:1"]["digest"][7:]])
+    assert [m["platform"]["architecture"] for m in index["manifests"]] == ["amd64", "arm64"]
+    manifest = json.loads(files["blobs/sha256/" + names["docker.io/example/nocreated:1"]["digest"][7:]])
+    config = json.loads(files["blobs/sha256/" + manifest["config"]["digest"][7:]])
+    assert "created" not in config and all("created" not in h for h in config["history"])
+    docker_manifest = json.loads(files["manifest.json"])
+    assert sorted(t for e in docker_manifest for t in e["RepoTags"]) == ["example/multi:1", "example/nocreated:1"]
+    assert all(p in files for e in docker_manifest for p in (e["Config"], *e["Layers"]))
+
+
+@pytest.mark.realdaemon
+def test_oci_archive_images_and_containers(seeded: RealDaemon) -> None:
+    """The hard cases: a config without `created` (Go's zero time on 20.10, no time later), images
+    used by containers, and on the containerd store a two-platform index."""
+    images = images_json(seeded, "?all=1")
+    by_tag = {t: i for i in images for t in real_tags(i)}
+    assert sorted(seeded.seed["oci_tags"]) == ["example/multi:1", "example/nocreated:1"]
+    assert by_tag["example/nocreated:1"]["Created"] in (-62135596800, 0)
+    assert by_tag["example/multi:1"]["Created"] == 1714979289
+    containers = seeded.get_json("/containers/json?all=1")
+    used = {c["Id"]: c["ImageID"] for c in containers}
+    for image_ref, ids in seeded.seed["containers"].items():
+        assert {used[i] for i in ids} == {by_tag[image_ref]["Id"]}
+    if seeded.store == "containerd":
+        index = seeded.get_json("/images/example/multi:1/json")
+        assert index["Id"] == by_tag["example/multi:1"]["Id"]
+        assert by_tag["example/multi:1"]["Size"] > by_tag["example/nocreated:1"]["Size"]  # both platforms' content

@@ -54,6 +54,9 @@ def _daemon_fetch(profile: str):  # type: ignore[no-untyped-def]
     def fetch(path: str) -> object:
         if path == "/info":
             return info
+        if "/containers/json" in path:
+            return [{"Id": f"{n:064x}", "ImageID": image_id} for n, image in enumerate(store.images)
+                    for image_id in [image.id] * len(image.containers)]
         response = respond(store, get_profile(profile), Request("GET", path), 0)
         assert response.status == 200, (path, response.body)
         return json.loads(response.body)
@@ -72,6 +75,7 @@ def test_snapshot_round_trip_keeps_every_image(profile: str) -> None:
         again = rebuilt[image_id]
         assert (again.tags, again.digests, again.labels, again.parent, again.size, again.created_ns) == (
             image.tags, image.digests, image.labels, image.parent, image.size, image.created_ns)
+        assert len(again.containers) == len(image.containers)
 
 
 def test_layer_sizes_are_inferred_so_shared_size_survives() -> None:
@@ -105,3 +109,95 @@ def test_snapshot_captures_each_images_history_oldest_first() -> None:
     for image in snap.seed.images:
         assert [(h.created_by, h.size) for h in image.history or ()] == [
             (item["CreatedBy"], item["Size"]) for item in reversed(answers[image.id])]
+
+
+def test_the_daemons_descriptor_survives_snapshot_seed_file_and_listing(tmp_path: object) -> None:
+    """Containerd store: the Descriptor a daemon lists (Docker v2 media type, its size, annotations, in the
+    daemon's key order) is kept through build_images and a seed file, and the fake lists it unchanged."""
+    from pathlib import Path
+
+    from pytest_dockerimages._files.seed import dump_seed, load_seed
+
+    image_id = "sha256:" + "d5" * 32
+    descriptor = {"mediaType": "application/vnd.docker.distribution.manifest.v2+json", "digest": image_id,
+                  "size": 577, "annotations": {"io.containerd.image.name": "docker.io/example/loaded:app",
+                                               "org.opencontainers.image.ref.name": "app"}}
+    listing = [{"Containers": -1, "Created": 1704164645, "Id": image_id, "Labels": None, "ParentId": "",
+                "Descriptor": descriptor, "RepoDigests": [], "RepoTags": ["example/loaded:app"],
+                "SharedSize": -1, "Size": 42079}]
+    (image,) = build_images(listing, {}, "containerd")
+    for suffix in ("yaml", "json"):
+        path = Path(str(tmp_path)) / f"seed.{suffix}"
+        dump_seed([image], path, "docker-29.7-containerd")
+        (again,) = load_seed(path).images
+        body = respond(ImageStore([again]), get_profile("docker-29.7-containerd"), Request("GET", "/images/json"), 0).body
+        assert b'"Descriptor":' + json.dumps(descriptor, separators=(",", ":")).encode() in body
+    (graphdriver,) = build_images(listing, {}, "graphdriver")
+    assert graphdriver.descriptor is None
+
+
+@pytest.mark.parametrize(("listed", "inspected", "created_ns"), [
+    (-62135596800, "0001-01-01T00:00:00Z", -62135596800 * 10**9),  # 20.10: Go's zero time, a real time
+    (0, None, None),  # 24+: no time at all (inspect leaves Created out)
+    (0, "1970-01-01T00:00:00Z", 0),  # a real 1970 image
+])
+def test_an_image_without_a_created_field_is_kept_as_the_daemon_holds_it(
+        listed: int, inspected: str | None, created_ns: int | None) -> None:
+    image_id = "sha256:" + "e" * 64
+    listing = [{"Id": image_id, "RepoTags": ["example/nocreated:1"], "Created": listed, "Labels": None,
+                "ParentId": "", "Size": 10}]
+    inspect = {"Id": image_id, "Os": "linux", **({"Created": inspected} if inspected else {})}
+    (image,) = build_images(listing, {image_id: inspect}, "graphdriver")
+    assert image.created_ns == created_ns
+    body = respond(ImageStore([image]), get_profile("docker-20.10"), Request("GET", "/images/json"), 0).body
+    assert json.loads(body)[0]["Created"] == (listed if created_ns is not None or listed else 0)
+
+
+def test_manifests_and_containers_survive_the_snapshot() -> None:
+    """A manifests=1&identity=1 listing of a two-platform index with one container: the fake lists the
+    same Manifests (Size {Content, Total}, ImageData Platform, Identity, Size, Containers or null)."""
+    from pytest_dockerimages._real.snapshot import containers_by_image
+
+    index, amd, arm = ("sha256:" + c * 64 for c in "abc")
+    container = "1" * 64
+
+    def entry(digest: str, arch: str, content: int, unpacked: int, used: list[str] | None) -> dict[str, object]:
+        data: dict[str, object] = {"Platform": {"architecture": arch, "os": "linux"}}
+        if arch == "amd64":
+            data["Identity"] = {"Pull": [{"Repository": "127.0.0.1/example/multi"}]}
+        data.update({"Size": {"Unpacked": unpacked}, "Containers": used})
+        return {"ID": digest, "Descriptor": {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                                             "digest": digest, "size": 398,
+                                             "platform": {"architecture": arch, "os": "linux"}},
+                "Available": True, "Size": {"Content": content, "Total": content + unpacked},
+                "Kind": "image", "ImageData": data}
+
+    summary = {"Containers": 1, "Created": 1714979289, "Id": index, "Labels": {}, "ParentId": "",
+               "Descriptor": {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": index, "size": 491},
+               "Manifests": [entry(amd, "amd64", 10877, 8192, [container]), entry(arm, "arm64", 10877, 0, None)],
+               "RepoDigests": [f"example/multi@{index}"], "RepoTags": ["example/multi:1"], "SharedSize": -1,
+               "Size": 29946}
+    used = containers_by_image([{"Id": container, "ImageID": index}])
+    (image,) = build_images([summary], {}, "containerd", used)
+    assert image.containers == (container,)
+    profile = get_profile("docker-29.7-containerd")
+    store = ImageStore([image])
+    listed = json.loads(respond(store, profile, Request("GET", "/v1.55/images/json?manifests=1&identity=1"), 0).body)
+    assert listed[0]["Manifests"] == summary["Manifests"]
+    assert [list(m["ImageData"]) for m in listed[0]["Manifests"]] == [
+        ["Platform", "Identity", "Size", "Containers"], ["Platform", "Size", "Containers"]]
+    assert (listed[0]["Containers"], listed[0]["Descriptor"]) == (1, summary["Descriptor"])
+    plain = json.loads(respond(store, profile, Request("GET", "/v1.53/images/json?manifests=1&identity=1"), 0).body)
+    assert [list(m["ImageData"]) for m in plain[0]["Manifests"]] == [["Platform", "Size", "Containers"]] * 2
+
+
+def test_a_zero_time_survives_a_seed_file(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from pytest_dockerimages._core.model import Image
+    from pytest_dockerimages._files.seed import dump_seed, load_seed
+
+    path = Path(str(tmp_path)) / "seed.yaml"
+    dump_seed([Image(tags=["example/nocreated:1"], created="0001-01-01T00:00:00Z")], path)
+    assert "0001-01-01T00:00:00Z" in path.read_text()
+    assert load_seed(path).images[0].created_ns == -62135596800 * 10**9

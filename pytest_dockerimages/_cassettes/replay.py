@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .._core.daemon import split_version
+from .._core.listed import build_images
 from .._core.model import Image, ImageStore, ModelError
 from .._core.profiles import Profile, get_profile, version_tuple
 from .._core.timestamps import to_ns
@@ -223,29 +224,10 @@ def images_from_cassette(cassette: Cassette) -> list[Image]:
                 continue
             if isinstance(doc, dict) and isinstance(doc.get("Id"), str):
                 inspects[doc["Id"]] = doc
-    images = []
-    for summary in listing:
-        try:
-            images.append(_image(summary, inspects.get(summary.get("Id", ""), {})))
-        except (ModelError, TypeError, ValueError):
-            continue  # a reference the model cannot hold: leave it out rather than fail the fallback
-    return images
-
-
-def _image(summary: dict[str, Any], inspect: dict[str, Any]) -> Image:
-    tags = [t for t in summary.get("RepoTags") or inspect.get("RepoTags") or [] if t != _NONE_TAG]
-    digests = [d for d in summary.get("RepoDigests") or inspect.get("RepoDigests") or [] if d != _NONE_DIGEST]
-    created: Any = inspect.get("Created") or summary.get("Created") or 0
-    layers = [{"digest": d, "size": 0} for d in (inspect.get("RootFS") or {}).get("Layers") or []]
-    count = summary.get("Containers", -1)
-    containers = [f"{summary['Id'][7:]}"[:56] + f"{i:08x}" for i in range(count)] if isinstance(count, int) \
-        and count > 0 else None
-    return Image(
-        id=summary["Id"], tags=tags, digests=digests, labels=summary.get("Labels"), created=created,
-        parent=summary.get("ParentId") or "", size=int(summary.get("Size") or 0), layers=layers or None,
-        containers=containers, descriptor=summary.get("Descriptor"),
-        os=str(inspect.get("Os") or "linux"), architecture=str(inspect.get("Architecture") or "amd64"),
-    )
+    store = (cassette.profile or get_profile(None)).store
+    listed = [s for s in listing if isinstance(s, dict) and isinstance(s.get("Id"), str)]
+    # an image the model cannot hold is left out rather than failing the fallback
+    return build_images(listed, inspects, store, skip_invalid=True)
 
 
 def _fallback_backend(cassette: Cassette) -> Backend:

@@ -71,9 +71,10 @@ class Manifest:
     containers: tuple[str, ...] = ()
     attestation_for: str | None = None
     identity: Mapping[str, Any] | None = None
+    descriptor: Mapping[str, Any] | None = None  # the daemon's own (annotations, platform), sent as given
 
     _KEYS = {"id", "kind", "platform", "available", "media_type", "size", "content_size", "unpacked_size",
-             "containers", "attestation_for", "identity"}
+             "containers", "attestation_for", "identity", "descriptor"}
 
     @classmethod
     def coerce(cls, value: Any, where: str, image_id: str, index: int) -> Manifest:
@@ -100,6 +101,9 @@ class Manifest:
         available = value.get("available", True)
         if not isinstance(available, bool):
             raise ModelError(f"{where}.available: expected true or false, got {available!r}")
+        descriptor = value.get("descriptor")
+        if descriptor is not None and not isinstance(descriptor, Mapping):
+            raise ModelError(f"{where}.descriptor: expected a mapping (an OCI descriptor), got {descriptor!r}")
         return cls(
             id=_check_id(manifest_id, f"{where}.id"),
             kind=kind,
@@ -112,6 +116,7 @@ class Manifest:
             containers=tuple(containers),
             attestation_for=attestation_for,
             identity=value.get("identity"),
+            descriptor=None if descriptor is None else dict(descriptor),
         )
 
 
@@ -332,6 +337,8 @@ def _manifest_to_dict(m: Manifest) -> dict[str, Any]:
         out["attestation_for"] = m.attestation_for
     if m.identity is not None:
         out["identity"] = m.identity
+    if m.descriptor is not None:
+        out["descriptor"] = dict(m.descriptor)
     return out
 
 

@@ -68,8 +68,11 @@ def image_manifests(image: Image) -> tuple[Manifest, ...]:
     """The index entries of a containerd-store image; a single-platform image has one."""
     if image.manifests:
         return image.manifests
+    # the daemon's image Size is its manifests' Size.Total (content plus unpacked snapshot): keep that
+    # true, with half of it taken as unpacked, as no daemon said otherwise
+    unpacked, size = image.size // 2, _descriptor_size(image)
     return (Manifest(id=image.id, platform={"architecture": image.architecture, "os": image.os},
-                     size=_descriptor_size(image), content_size=image.size, unpacked_size=image.size,
+                     size=size, content_size=max(image.size - unpacked - size, 0), unpacked_size=unpacked,
                      containers=image.containers),)
 
 
@@ -93,20 +96,22 @@ def _platform(platform: Mapping[str, str]) -> dict[str, str]:
 
 
 def manifest_summary(m: Manifest, identity: bool) -> dict[str, Any]:
-    """ImageManifestSummary in Go struct order."""
-    desc: dict[str, Any] = {"mediaType": m.media_type, "digest": m.id, "size": m.size}
+    """ImageManifestSummary in Go struct order: Size is {Content, Total}, ImageData is Platform,
+    [Identity], Size, Containers (null without containers), as the daemon encodes them."""
+    desc: dict[str, Any] = dict(m.descriptor) if m.descriptor is not None else {
+        "mediaType": m.media_type, "digest": m.id, "size": m.size}
+    content = m.size + m.content_size
     out: dict[str, Any] = {
         "ID": m.id, "Descriptor": desc, "Available": m.available,
-        "Size": {"Total": m.size + m.content_size + (m.unpacked_size if m.available else 0),
-                 "Content": m.size + m.content_size},
+        "Size": {"Content": content, "Total": content + (m.unpacked_size if m.available else 0)},
         "Kind": m.kind,
     }
     if m.kind == "image":
         data: dict[str, Any] = {"Platform": _platform(m.platform)}
         if identity and m.identity is not None:
             data["Identity"] = m.identity
-        data["Containers"] = list(m.containers) if m.containers else []
         data["Size"] = {"Unpacked": m.unpacked_size if m.available else 0}
+        data["Containers"] = list(m.containers) if m.containers else None
         out["ImageData"] = data
     elif m.kind == "attestation" and m.attestation_for:
         out["AttestationData"] = {"For": m.attestation_for}

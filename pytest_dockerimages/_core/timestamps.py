@@ -77,7 +77,8 @@ def to_ns(value: object, *, field: str = "created") -> int:
 def format_rfc3339_ns(ns: int) -> str:
     """Go's RFC3339Nano rendering (trailing zeros of the fraction trimmed), UTC."""
     seconds, nanos = divmod(ns, NANOS)
-    stamp = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
+    stamp = f"{moment.year:04d}" + moment.strftime("-%m-%dT%H:%M:%S")  # Go pads the year: 0001-01-01
     if nanos:
         stamp += "." + f"{nanos:09d}".rstrip("0")
     return stamp + "Z"

@@ -57,10 +57,20 @@ class CheckReport:
     def ok(self) -> bool:
         return not self.differences
 
+    @property
+    def identical(self) -> int:
+        """Requests whose answers agree under the check's rules, with no difference excused."""
+        return self.probes - len({id(d.probe) for d in self.differences} | {id(p) for p, _ in self.known})
+
     def render(self) -> str:
+        share = f"{100 * self.identical / self.probes:.1f} %" if self.probes else "-"
         lines = [f"profile {self.profile}: {self.probes} requests, {len(self.differences)} differences, "
-                 f"{len(self.known)} known differences"]
+                 f"{len(self.known)} known differences; {self.identical} of {self.probes} answers identical ({share})"]
         lines += [d.render() for d in self.differences]
+        reasons: dict[str, int] = {}
+        for _, reason in self.known:
+            reasons[reason] = reasons.get(reason, 0) + 1
+        lines += [f"known ({count} requests): {reason}" for reason, count in reasons.items()]
         if self.warning:
             lines.append(f"warning: {self.warning}")
         return "\n".join(lines)
@@ -114,10 +124,10 @@ def compare(probe: Probe, daemon: Answer, fake: Answer, profile: Profile) -> tup
             diffs.append(Difference(probe, f"header {name}", repr(daemon.headers.get(name)),
                                     repr(fake.headers.get(name))))
     reason = known_difference(probe, profile)
+    bodies = _compare_bodies(probe, daemon, fake, profile)
     if reason and daemon.status == fake.status == 200:
-        return diffs, reason
-    diffs += _compare_bodies(probe, daemon, fake, profile)
-    return diffs, None
+        return diffs, reason if bodies else None  # excused only where the bodies do differ
+    return diffs + bodies, None
 
 
 def _compare_bodies(probe: Probe, daemon: Answer, fake: Answer, profile: Profile) -> list[Difference]:
@@ -156,8 +166,8 @@ def _compare_listings(probe: Probe, left: list[Any], right: list[Any]) -> list[D
             continue
         if list(item) != list(other):
             diffs.append(Difference(probe, f"{image_id[7:19]} keys", ",".join(item), ",".join(other)))
-        for key in item:
-            if key in other and item[key] != other[key]:
+        for key in item:  # as encoded: nested key order counts (Size is {Content, Total}, not the reverse)
+            if key in other and json.dumps(item[key]) != json.dumps(other[key]):
                 diffs.append(Difference(probe, f"{image_id[7:19]} {key}", json.dumps(item[key]),
                                         json.dumps(other[key])))
     order_left = [i.get("Created") for i in left]
@@ -201,6 +211,7 @@ class Vocabulary:
     label_keys: list[str]
     label_pairs: list[str]
     created: list[int]
+    oldest: list[str]  # tags of images with no creation time or the earliest one: before/since edge cases
 
     @classmethod
     def of(cls, images: Iterable[Image]) -> Vocabulary:
@@ -211,8 +222,10 @@ class Vocabulary:
         keys = sorted({k for i in images for k in (i.labels or {})})
         created = sorted({(i.created_ns or 0) // 1_000_000_000 for i in images})
         ids = [i.id for i in images] or ["sha256:" + "0" * 64]
+        by_age = sorted((i for i in images if i.tags), key=lambda i: (i.created_ns is not None, i.created_ns or 0))
+        oldest = [by_age[0].tags[0].familiar] if by_age else []
         return cls(tags or ["example/none:1"], repos or ["example/none"], ids,
-                   keys or ["none"], pairs or ["none=x"], created or [0])
+                   keys or ["none"], pairs or ["none=x"], created or [0], oldest or tags[:1] or ["example/none:1"])
 
 
 def standard_probes(images: Sequence[Image], profile: Profile) -> list[Probe]:
@@ -231,6 +244,7 @@ def standard_probes(images: Sequence[Image], profile: Profile) -> list[Probe]:
         ({"reference": ["*"]}, "glob"), ({"reference": ["*/*"]}, "glob"), ({"reference": ["*/*:*"]}, "glob"),
         ({"reference": v.repos[:2]}, "OR"), ({"reference": ["nosuch/image"]}, ""), ({"reference": ["["]}, "bad glob"),
         ({"before": [tag]}, ""), ({"since": [tag]}, ""), ({"before": [image_id]}, "by id"),
+        ({"before": v.oldest}, "oldest image"), ({"since": v.oldest}, "oldest image"),
         ({"since": [image_id[7:19]]}, "by short id"), ({"before": ["nosuch:img"]}, "unknown image"),
         ({"before": ["UPPER"]}, "bad reference"), ({"until": [str(v.created[-1])]}, "unix"),
         ({"until": ["87600h"]}, "duration"), ({"until": ["2024-01-01T00:00:00Z"]}, "RFC 3339"),
@@ -248,6 +262,7 @@ def standard_probes(images: Sequence[Image], profile: Profile) -> list[Probe]:
     probes += [Probe("GET", "/images/json?filters=%7Bnot-json", "malformed filters"),
                Probe("GET", "/images/json?filters=null", "null filters"),
                Probe("GET", "/images/json?all=%zz", "bad escape")]
+    probes += _listing_flag_probes(profile)
     versions = _versions(profile)
     below = f"1.{version_tuple(profile.api_min)[1] - 1}"
     above = f"1.{version_tuple(profile.api_max)[1] + 1}"
@@ -256,6 +271,20 @@ def standard_probes(images: Sequence[Image], profile: Profile) -> list[Probe]:
         probes.append(Probe("GET", _target(None, version=version, extra=[("all", "1"), ("shared-size", "1")]),
                             "version"))
         probes.append(Probe("GET", _target(None, version=version, extra=[("filter", repo)]), "legacy filter"))
+    return probes
+
+
+def _listing_flag_probes(profile: Profile) -> list[Probe]:
+    """manifests=1 and identity=1 at the newest API version and at the versions where they start
+    (a daemon without them ignores them), and /v1.23, where 20.10 and 28+ answer errors in text."""
+    newest = profile.api_max
+    probes = [Probe("GET", "/v1.23/images/json", "API 1.23"), Probe("GET", "/v1.23/_ping", "API 1.23")]
+    for version in dict.fromkeys(v for v in (newest, "1.47", "1.53", "1.54") if profile.supports(v)):
+        probes += [Probe("GET", _target(None, version=version, extra=[("manifests", "1")]), "manifests"),
+                   Probe("GET", _target(None, version=version, extra=[("manifests", "1"), ("all", "1")]), "manifests"),
+                   Probe("GET", _target(None, version=version, extra=[("manifests", "1"), ("identity", "1")]),
+                         "manifests and identity"),
+                   Probe("GET", _target(None, version=version, extra=[("identity", "1")]), "identity alone")]
     return probes
 
 

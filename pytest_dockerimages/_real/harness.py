@@ -821,19 +821,26 @@ def _import_tarball(path: Path) -> None:
         tar.addfile(info, io.BytesIO(data))
 
 
+#: Containers made with `docker create` (no runc needed): which image, how many.
+_CONTAINERS = (("example/loaded:app", 2), ("example/multi:1", 1))
+
+
 def seed_image_set(docker_host: str, registry_addr: str, *, docker_cli: str | Path | None = None) -> dict[str, Any]:
     """Put a varied image set into the daemon at `docker_host`, using only the local registry.
 
     What it creates (R = registry_addr):
       - docker load: example/loaded:{base,latest} and example/loaded:app (fixed IDs, ParentId app->base,
         labels, Created 2023/2024) and example/epoch:0 (Created 0, no labels);
+      - docker load of an OCI layout: example/nocreated:1 (its config has no "created") and
+        example/multi:1, an amd64 + arm64 index (the graphdriver store loads its amd64 image);
+      - docker create --network none: two containers of example/loaded:app, one of example/multi:1;
       - docker import with LABEL changes: example/tiny:1.0, tagged also example/tiny:latest and R/example/tiny:1.0;
       - legacy docker build FROM example/loaded:base, twice with a changed file: example/built:1,
         untagged intermediates (all=1 only), and the first build's result left dangling;
       - pushes: R/example/tiny:1.0 and R/example/loaded:app get RepoDigests;
       - a digest-only image: R/example/epoch pushed, every tag removed, pulled back by digest.
-    Returns a description: tags, repo_digests {R/repo: digest}, digest_only ref, loaded_ids,
-    built/dangling IDs, steps and seconds.
+    Returns a description: tags, repo_digests {R/repo: digest}, digest_only ref, loaded_ids, oci_tags,
+    containers {image: [container ids]}, built/dangling IDs, steps and seconds.
     """
     cli_path = Path(docker_cli) if docker_cli else find_docker_cli()
     if cli_path is None:
@@ -861,7 +868,12 @@ def seed_image_set(docker_host: str, registry_addr: str, *, docker_cli: str | Pa
         dangling_id = docker("build", "-q", "-t", "example/built:1", str(work / "ctx"))
         first_build = time.monotonic()
 
-        # pushes run while the clock moves on, so the rebuild gets a later Created second
+        # the OCI load, containers and pushes run while the clock moves on, so the rebuild gets a later
+        # Created second
+        imagetar.write_oci_archive(work / "oci.tar")
+        docker("load", "-q", "-i", str(work / "oci.tar"))
+        containers = {image: [docker("create", "--network", "none", image) for _ in range(count)]
+                      for image, count in _CONTAINERS}
         docker("push", "-q", f"{r}/example/tiny:1.0")
         docker("tag", "example/loaded:app", f"{r}/example/loaded:app")
         docker("push", "-q", f"{r}/example/loaded:app")
@@ -878,12 +890,14 @@ def seed_image_set(docker_host: str, registry_addr: str, *, docker_cli: str | Pa
         built_id = docker("build", "-q", "-t", "example/built:1", str(work / "ctx"))
         steps = list(docker.log)
 
+    oci_tags = sorted([*(t for spec in imagetar.OCI_IMAGES for t in spec.tags),
+                       *(index.tag for index in imagetar.OCI_INDEXES)])
     return {
         "registry": registry_addr,
         "tags": sorted([
             "example/loaded:base", "example/loaded:latest", "example/loaded:app",
             "example/tiny:1.0", "example/tiny:latest", f"{r}/example/tiny:1.0",
-            f"{r}/example/loaded:app", "example/built:1",
+            f"{r}/example/loaded:app", "example/built:1", *oci_tags,
         ]),
         "repo_digests": {
             f"{r}/example/tiny": registry_manifest_digest(registry_addr, "example/tiny", "1.0"),
@@ -891,6 +905,8 @@ def seed_image_set(docker_host: str, registry_addr: str, *, docker_cli: str | Pa
             f"{r}/example/epoch": epoch_digest,
         },
         "digest_only": digest_only,
+        "oci_tags": oci_tags,
+        "containers": containers,
         "loaded_ids": loaded_ids,
         "built_id": built_id.strip(),
         "dangling_id": dangling_id.strip(),

@@ -10,6 +10,11 @@ The archive is what `docker load -i` reads: `manifest.json` (one item per image,
 optional "Parent" key that makes `docker load` record ParentId), `repositories`, one
 `<config digest>.json` per image and one `<layer digest>/layer.tar` per distinct layer.
 
+`build_oci_archive` writes the other format `docker load` reads: an OCI image layout (`oci-layout`,
+`index.json`, `blobs/sha256/...`), which may hold a multi-platform index, plus the `manifest.json`
+that `docker save` has added since Docker 25, so a graphdriver store (which reads only that file)
+loads the same archive.
+
 Stdlib only.
 """
 from __future__ import annotations
@@ -34,6 +39,11 @@ __all__ = [
     "write_archive",
     "expected_ids",
     "sha256_hex",
+    "IndexSpec",
+    "OCI_IMAGES",
+    "OCI_INDEXES",
+    "build_oci_archive",
+    "write_oci_archive",
 ]
 
 #: mtime of every tar member (2023-11-14T22:13:20Z): tar headers carry mtimes, so they must be fixed.
@@ -52,10 +62,11 @@ class ImageSpec:
 
     tags: tuple[str, ...]
     files: tuple[tuple[str, bytes], ...]
-    created: str  # RFC 3339, also the created time of this image's history entry
+    created: str | None  # RFC 3339, also the history entry's; None: the config has no "created" at all
     created_by: str
     labels: Mapping[str, str] | None = None  # None: no "Labels" key at all (daemons then return null)
     parent: str | None = None  # a tag of an earlier ImageSpec in the same archive
+    architecture: str = "amd64"
 
 
 @dataclass(frozen=True)
@@ -65,7 +76,7 @@ class BuiltImage:
     spec: ImageSpec
     config: bytes
     layers: tuple[bytes, ...]
-    history: tuple[tuple[str, str], ...] = field(repr=False)
+    history: tuple[tuple[str | None, str], ...] = field(repr=False)
 
     @property
     def id(self) -> str:
@@ -129,22 +140,25 @@ def layer_tar(files: Sequence[tuple[str, bytes]]) -> bytes:
 
 def image_config(
     layers: Sequence[bytes],
-    history: Sequence[tuple[str, str]],
+    history: Sequence[tuple[str | None, str]],
     labels: Mapping[str, str] | None,
-    created: str,
+    created: str | None,
+    architecture: str = "amd64",
 ) -> bytes:
-    """Canonical config JSON (sorted keys, no spaces): its sha256 is the image ID."""
+    """Canonical config JSON (sorted keys, no spaces): its sha256 is the image ID. A None time
+    leaves the "created" key out (of the config or the history entry), as some build tools do."""
     inner: dict[str, object] = {"Cmd": ["/hello"], "Env": ["PATH=/"]}
     if labels is not None:
         inner["Labels"] = dict(labels)
-    cfg = {
-        "architecture": "amd64",
+    cfg: dict[str, object] = {
+        "architecture": architecture,
         "os": "linux",
-        "created": created,
         "config": inner,
         "rootfs": {"type": "layers", "diff_ids": ["sha256:" + sha256_hex(layer) for layer in layers]},
-        "history": [{"created": when, "created_by": by} for when, by in history],
+        "history": [{"created_by": by, **({"created": when} if when is not None else {})} for when, by in history],
     }
+    if created is not None:
+        cfg["created"] = created
     return json.dumps(cfg, sort_keys=True, separators=(",", ":")).encode()
 
 
@@ -154,7 +168,7 @@ def build_images(specs: Sequence[ImageSpec] = DEFAULT_IMAGES) -> list[BuiltImage
     built: list[BuiltImage] = []
     for spec in specs:
         layers: tuple[bytes, ...] = ()
-        history: tuple[tuple[str, str], ...] = ()
+        history: tuple[tuple[str | None, str], ...] = ()
         if spec.parent is not None:
             if spec.parent not in by_tag:
                 raise ValueError(f"parent {spec.parent!r} of {spec.tags} must be an earlier image's tag")
@@ -162,7 +176,8 @@ def build_images(specs: Sequence[ImageSpec] = DEFAULT_IMAGES) -> list[BuiltImage
             layers, history = parent.layers, parent.history
         layers = layers + (layer_tar(spec.files),)
         history = history + ((spec.created, spec.created_by),)
-        image = BuiltImage(spec, image_config(layers, history, spec.labels, spec.created), layers, history)
+        config = image_config(layers, history, spec.labels, spec.created, spec.architecture)
+        image = BuiltImage(spec, config, layers, history)
         for tag in spec.tags:
             by_tag[tag] = image
         built.append(image)
@@ -212,6 +227,92 @@ def write_archive(path: str | Path, specs: Sequence[ImageSpec] = DEFAULT_IMAGES)
 def expected_ids(specs: Sequence[ImageSpec] = DEFAULT_IMAGES) -> dict[str, str]:
     """{tag: image ID} without writing anything (graphdriver-store IDs)."""
     return {tag: image.id for image in build_images(specs) for tag in image.spec.tags}
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """A multi-platform image: an OCI index over one image per platform, known by `tag`."""
+
+    tag: str
+    images: tuple[ImageSpec, ...]  # one per architecture; their own tags are not used
+
+
+#: The OCI-format set: an image whose config has no "created" (daemons list it with a zero time)
+#: and nothing else a config usually has, besides layers.
+OCI_IMAGES: tuple[ImageSpec, ...] = (
+    ImageSpec(tags=("example/nocreated:1",), files=(("nocreated", b"no created field\n"),), created=None,
+              created_by="imagetar: add /nocreated"),
+)
+#: A two-platform index (amd64 and arm64, every blob in the archive).
+OCI_INDEXES: tuple[IndexSpec, ...] = (
+    IndexSpec("example/multi:1", tuple(
+        ImageSpec(tags=(), files=(("arch", f"{arch}\n".encode()),), created="2024-05-06T07:08:09Z",
+                  created_by=f"imagetar: add /arch ({arch})", labels={"org.example.kind": "multi"},
+                  architecture=arch)
+        for arch in ("amd64", "arm64"))),
+)
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+
+
+def _canonical(document: object) -> bytes:
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+
+
+def build_oci_archive(specs: Sequence[ImageSpec] = OCI_IMAGES, indexes: Sequence[IndexSpec] = OCI_INDEXES) -> bytes:
+    """An OCI image layout archive, with docker save's manifest.json beside it; identical bytes for
+    identical specs. The layout's index names each image the way `docker save` does (the
+    `io.containerd.image.name` and `org.opencontainers.image.ref.name` annotations); manifest.json
+    lists the single-platform images and each index's amd64 image, under the same tags."""
+    blobs: dict[str, bytes] = {}
+
+    def blob(data: bytes) -> dict[str, object]:
+        blobs[sha256_hex(data)] = data
+        return {"digest": "sha256:" + sha256_hex(data), "size": len(data)}
+
+    def manifest_of(image: BuiltImage) -> tuple[dict[str, object], dict[str, object]]:
+        """(descriptor of the image manifest, its manifest.json entry without RepoTags)."""
+        config = {"mediaType": "application/vnd.oci.image.config.v1+json", **blob(image.config)}
+        layers = [{"mediaType": "application/vnd.oci.image.layer.v1.tar", **blob(layer)} for layer in image.layers]
+        manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": layers}
+        entry: dict[str, object] = {"Config": f"blobs/sha256/{sha256_hex(image.config)}",
+                 "Layers": [f"blobs/sha256/{sha256_hex(layer)}" for layer in image.layers]}
+        return {"mediaType": OCI_MANIFEST, **blob(_canonical(manifest))}, entry
+
+    def named(tag: str) -> dict[str, str]:
+        repo, _, ref = tag.rpartition(":")
+        return {"io.containerd.image.name": f"docker.io/{repo}:{ref}", "org.opencontainers.image.ref.name": ref}
+
+    top: list[dict[str, object]] = []
+    docker_manifest: list[dict[str, object]] = []
+    for image in build_images(specs):
+        descriptor, entry = manifest_of(image)
+        for tag in image.spec.tags:
+            top.append({**descriptor, "annotations": named(tag)})
+            docker_manifest.append({**entry, "RepoTags": [tag]})
+    for index in indexes:
+        children = []
+        for image in build_images(index.images):
+            descriptor, entry = manifest_of(image)
+            children.append({**descriptor, "platform": {"architecture": image.spec.architecture, "os": "linux"}})
+            if image.spec.architecture == "amd64":
+                docker_manifest.append({**entry, "RepoTags": [index.tag]})
+        document = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": children}
+        top.append({"mediaType": OCI_INDEX, **blob(_canonical(document)), "annotations": named(index.tag)})
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        _add_member(tar, "oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
+        _add_member(tar, "index.json", _canonical({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": top}))
+        _add_member(tar, "manifest.json", json.dumps(docker_manifest, sort_keys=True).encode())
+        for digest in sorted(blobs):
+            _add_member(tar, f"blobs/sha256/{digest}", blobs[digest])
+    return buf.getvalue()
+
+
+def write_oci_archive(path: str | Path, specs: Sequence[ImageSpec] = OCI_IMAGES,
+                      indexes: Sequence[IndexSpec] = OCI_INDEXES) -> None:
+    """Write `build_oci_archive(...)` to `path`."""
+    Path(path).write_bytes(build_oci_archive(specs, indexes))
 
 
 if __name__ == "__main__":  # pragma: no cover - manual use: python -m pytest_dockerimages._real.imagetar OUT.tar

@@ -1,18 +1,17 @@
 """Snapshot: everything a real daemon holds, as a seed the fake loads, with the detected profile.
 
-`build_images` and `detect_profile` are pure; `take_snapshot` does the HTTP at the edge.
+`detect_profile` and `_core.listed.build_images` are pure; `take_snapshot` does the HTTP at the edge.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping
 
-from .._core.model import Image
-from .._core.profiles import PROFILES, Profile, version_tuple
+from .._core.listed import build_images, containers_by_image
+from .._core.profiles import PROFILES, Profile, at_least, version_tuple
 from .._files.seed import Seed
 
-NONE_TAG, NONE_DIGEST = "<none>:<none>", "<none>@<none>"
 CONTAINERD_SNAPSHOTTER = "io.containerd.snapshotter.v1"
 
 
@@ -83,69 +82,6 @@ def detect_profile_with_warning(version: Mapping[str, Any], info: Mapping[str, A
     return nearest_profile(str(version.get("Version", "0")), image_store_of(info))
 
 
-def _layer_sizes(images: Sequence[tuple[tuple[str, ...], int]]) -> dict[tuple[str, ...], int]:
-    """Size of each layer chain prefix: known where some image ends exactly there, else inferred.
-
-    The API exposes only each image's total size; a layer's own size is the difference between the
-    totals of the images ending at it and at its parent chain.
-    """
-    totals = {layers: size for layers, size in images}
-    sizes: dict[tuple[str, ...], int] = {}
-    for layers, _size in images:
-        previous_total = 0
-        for k in range(1, len(layers) + 1):
-            prefix = layers[:k]
-            total = totals.get(prefix)
-            if total is None:
-                continue
-            sizes.setdefault(prefix, max(total - previous_total, 0))
-            previous_total = total
-    return sizes
-
-
-def history_of(answer: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The seed's `history` (oldest first) from a GET /images/{id}/history answer (newest first)."""
-    return [{"created": int(item.get("Created") or 0), "created_by": item.get("CreatedBy") or "",
-             "comment": item.get("Comment") or "", "size": int(item.get("Size") or 0)}
-            for item in reversed(answer)]
-
-
-def build_images(listing: Sequence[Mapping[str, Any]], inspects: Mapping[str, Mapping[str, Any]],
-                 store: str, histories: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> list[Image]:
-    """Images from an all=1 listing plus the inspect document (and history answer) of each (keyed by Id)."""
-    chains: list[tuple[tuple[str, ...], int]] = []
-    for summary in listing:
-        layers = tuple((inspects.get(summary["Id"], {}).get("RootFS") or {}).get("Layers") or ())
-        chains.append((layers, int(summary.get("Size", 0))))
-    chain_sizes = _layer_sizes(chains)
-    images = []
-    for summary, (layers, size) in zip(listing, chains, strict=False):
-        inspect = inspects.get(summary["Id"], {})
-        tags = [t for t in summary.get("RepoTags") or [] if t != NONE_TAG]
-        if store == "containerd":
-            digests = [t for t in tags if "@" in t]
-            tags = [t for t in tags if "@" not in t]
-        else:
-            digests = [d for d in summary.get("RepoDigests") or [] if d != NONE_DIGEST]
-        layer_list: list[dict[str, Any]] = []
-        for k in range(1, len(layers) + 1):
-            layer_list.append({"digest": layers[k - 1], "size": chain_sizes.get(layers[:k], 0)})
-        known = sum(layer["size"] for layer in layer_list)
-        if layer_list and known != size:  # put what no other image explains on the top layer
-            layer_list[-1]["size"] = max(layer_list[-1]["size"] + size - known, 0)
-        created: Any = inspect.get("Created") or summary.get("Created", 0)
-        if created == "0001-01-01T00:00:00Z":
-            created = None
-        images.append(Image(
-            id=summary["Id"], tags=tags, digests=digests, labels=summary.get("Labels"), created=created,
-            parent=summary.get("ParentId") or "", size=size, layers=layer_list or None,
-            os=inspect.get("Os", "linux"), architecture=inspect.get("Architecture", "amd64"),
-            containers=None,
-            history=history_of(histories[summary["Id"]]) if histories and summary["Id"] in histories else None,
-        ))
-    return images
-
-
 @dataclass(frozen=True)
 class Snapshot:
     seed: Seed
@@ -163,17 +99,33 @@ def snapshot_with(fetch: Fetch, progress: Callable[[str], None] = lambda _: None
     version = fetch("/version")
     info = fetch("/info")
     api = str(version.get("ApiVersion", "1.41"))
-    query = "all=1&shared-size=1" if version_tuple(api) >= (1, 42) else "all=1"
-    listing = fetch(f"/v{api}/images/json?{query}")
+    store = image_store_of(info)
+    profile, warning = detect_profile_with_warning(version, info)
+    listing = fetch(f"/v{api}/images/json?{_listing_query(api, PROFILES[profile])}")
     inspects, histories = {}, {}
     for n, summary in enumerate(listing, 1):
         progress(f"inspect {n}/{len(listing)}")
         inspects[summary["Id"]] = fetch(f"/v{api}/images/{summary['Id']}/json")
         histories[summary["Id"]] = fetch(f"/v{api}/images/{summary['Id']}/history")
-    store = image_store_of(info)
-    profile, warning = detect_profile_with_warning(version, info)
-    images = build_images(listing, inspects, store, histories)
+    try:
+        containers: dict[str, list[str]] | None = containers_by_image(fetch(f"/v{api}/containers/json?all=1"))
+    except SnapshotError:  # a daemon without containers (the fake): the listed counts are all there is
+        containers = None
+    images = build_images(listing, inspects, store, containers, histories=histories)
     return Snapshot(Seed(tuple(images), profile), version, info, api, warning)
+
+
+def _listing_query(api: str, profile: Profile) -> str:
+    """all=1, with every flag that adds to the listing at this API version: shared-size (1.42),
+    manifests (containerd store) and identity (its ImageData.Identity)."""
+    flags = ["all=1"]
+    if version_tuple(api) >= (1, 42):
+        flags.append("shared-size=1")
+    if profile.is_containerd and at_least(api, profile.manifests_from):
+        flags.append("manifests=1")
+        if at_least(api, profile.identity_from):
+            flags.append("identity=1")
+    return "&".join(flags)
 
 
 def take_snapshot(docker_host: str, progress: Callable[[str], None] = lambda _: None) -> Snapshot:

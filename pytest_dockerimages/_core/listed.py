@@ -1,0 +1,144 @@
+"""Images from what a daemon lists: ImageSummary documents (all=1, manifests=1 where the API has them),
+the inspect document of each image and the containers that use them.
+
+Why here: `dockerimages snapshot` (a live daemon) and a cassette's fallback fake (a recorded one)
+rebuild the same images from the same documents, by one set of rules. Pure.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from .model import Image, ModelError
+
+NONE_TAG, NONE_DIGEST = "<none>:<none>", "<none>@<none>"
+
+
+def _layer_sizes(images: Sequence[tuple[tuple[str, ...], int]]) -> dict[tuple[str, ...], int]:
+    """Size of each layer chain prefix: known where some image ends exactly there, else inferred.
+
+    The API exposes only each image's total size; a layer's own size is the difference between the
+    totals of the images ending at it and at its parent chain.
+    """
+    totals = {layers: size for layers, size in images}
+    sizes: dict[tuple[str, ...], int] = {}
+    for layers, _size in images:
+        previous_total = 0
+        for k in range(1, len(layers) + 1):
+            prefix = layers[:k]
+            total = totals.get(prefix)
+            if total is None:
+                continue
+            sizes.setdefault(prefix, max(total - previous_total, 0))
+            previous_total = total
+    return sizes
+
+
+def build_images(listing: Sequence[Mapping[str, Any]], inspects: Mapping[str, Mapping[str, Any]],
+                 store: str, containers: Mapping[str, Sequence[str]] | None = None, *,
+                 histories: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+                 skip_invalid: bool = False) -> list[Image]:
+    """Images from an all=1 listing (with manifests=1 where the daemon has it) plus the inspect
+    document of each (keyed by Id), and the containers that use each image (`containers_by_image`;
+    None: only the listed `Containers` counts are known, so ids are made up for them).
+    `histories` holds each image's GET /images/{id}/history answer, where read.
+    `skip_invalid` leaves out an image the model cannot hold instead of raising."""
+    chains: list[tuple[tuple[str, ...], int]] = []
+    for summary in listing:
+        layers = tuple((inspects.get(summary["Id"], {}).get("RootFS") or {}).get("Layers") or ())
+        size = summary.get("Size", 0)
+        chains.append((layers, size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else 0))
+    chain_sizes = _layer_sizes(chains)
+    images = []
+    for summary, (layers, size) in zip(listing, chains, strict=False):
+        inspect = inspects.get(summary["Id"], {})
+        tags = [t for t in summary.get("RepoTags") or inspect.get("RepoTags") or [] if t != NONE_TAG]
+        if store == "containerd":
+            digests = [t for t in tags if "@" in t]
+            tags = [t for t in tags if "@" not in t]
+        else:
+            digests = [d for d in summary.get("RepoDigests") or [] if d != NONE_DIGEST]
+        layer_list: list[dict[str, Any]] = []
+        for k in range(1, len(layers) + 1):
+            layer_list.append({"digest": layers[k - 1], "size": chain_sizes.get(layers[:k], 0)})
+        known = sum(layer["size"] for layer in layer_list)
+        if layer_list and known != size:  # put what no other image explains on the top layer
+            layer_list[-1]["size"] = max(layer_list[-1]["size"] + size - known, 0)
+        try:
+            images.append(Image(
+                id=summary["Id"], tags=tags, digests=digests, labels=summary.get("Labels"),
+                created=_created(summary, inspect), parent=summary.get("ParentId") or "", size=size,
+                layers=layer_list or None, os=str(inspect.get("Os") or "linux"),
+                architecture=str(inspect.get("Architecture") or "amd64"),
+                containers=_containers(summary, containers),
+                descriptor=summary.get("Descriptor") if store == "containerd" else None,
+                manifests=[_manifest(m) for m in summary.get("Manifests") or ()] if store == "containerd" else None,
+                history=history_of(histories[summary["Id"]]) if histories and summary["Id"] in histories else None,
+            ))
+        except (ModelError, TypeError, ValueError, KeyError):
+            if not skip_invalid:
+                raise
+    return images
+
+
+def history_of(answer: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The seed's `history` (oldest first) from a GET /images/{id}/history answer (newest first)."""
+    return [{"created": int(item.get("Created") or 0), "created_by": item.get("CreatedBy") or "",
+             "comment": item.get("Comment") or "", "size": int(item.get("Size") or 0)}
+            for item in reversed(answer)]
+
+
+def _containers(summary: Mapping[str, Any], known: Mapping[str, Sequence[str]] | None) -> list[str]:
+    if known is not None:
+        return list(known.get(summary["Id"], ()))
+    count = summary.get("Containers", -1)
+    if isinstance(count, bool) or not isinstance(count, int) or count <= 0:
+        return []
+    return [summary["Id"][7:63] + f"{i:08x}" for i in range(count)]
+
+
+GO_ZERO_TIME_UNIX = -62135596800  # time.Time{}.Unix(): January 1, year 1
+
+
+def _created(summary: Mapping[str, Any], inspect: Mapping[str, Any]) -> Any:
+    """The image config's creation time, or None when the config has none.
+
+    Without a `created` field, Docker 20.10 holds Go's zero time, a real time (listed as
+    -62135596800, inspected as 0001-01-01T00:00:00Z) that before/since compare; later releases
+    hold no time (listed as 0, left out of inspect) and before/since skip the image."""
+    listed = summary.get("Created", 0)
+    if listed == GO_ZERO_TIME_UNIX:
+        return "0001-01-01T00:00:00Z"
+    if not inspect:
+        return listed
+    text = inspect.get("Created")
+    return None if not text or text == "0001-01-01T00:00:00Z" else text
+
+
+def _manifest(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """A seed `manifests` entry from one ImageManifestSummary of a manifests=1 listing."""
+    descriptor = summary.get("Descriptor") or {}
+    sizes = summary.get("Size") or {}
+    data = summary.get("ImageData") or {}
+    entry: dict[str, Any] = {
+        "id": summary["ID"], "kind": summary.get("Kind", "image"), "available": bool(summary.get("Available", True)),
+        "media_type": descriptor.get("mediaType", ""), "size": int(descriptor.get("size", 0)),
+        "content_size": max(int(sizes.get("Content", 0)) - int(descriptor.get("size", 0)), 0),
+        "unpacked_size": int((data.get("Size") or {}).get("Unpacked", 0)), "descriptor": dict(descriptor),
+        "containers": list(data.get("Containers") or ()),
+    }
+    if data.get("Platform") is not None:
+        entry["platform"] = dict(data["Platform"])
+    if data.get("Identity") is not None:
+        entry["identity"] = data["Identity"]
+    attested = (summary.get("AttestationData") or {}).get("For")
+    if attested:
+        entry["attestation_for"] = attested
+    return entry
+
+
+def containers_by_image(containers: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """{image id: [container ids]} from a /containers/json?all=1 listing (ImageID names the image)."""
+    out: dict[str, list[str]] = {}
+    for container in containers:
+        out.setdefault(str(container.get("ImageID", "")), []).append(str(container["Id"]))
+    return out
