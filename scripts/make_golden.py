@@ -19,6 +19,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from pytest_dockerimages._core.listed import manifest_entry  # noqa: E402
+
 DAEMONS = {
     "docker-20.10-graphdriver": "docker-20.10",
     "docker-26.1-graphdriver": "docker-26.1",
@@ -79,6 +82,10 @@ def build_seed(folder: Path, index: list[dict[str, Any]], containerd: bool) -> l
         layers[image_id] = result
         return result
 
+    manifests: dict[str, list[dict[str, Any]]] = {}
+    if containerd:  # what a manifests=1 listing shows of each image, as a snapshot keeps it
+        with_manifests = _listing(folder, index, {"manifests": ["1"]})
+        manifests = {s["Id"]: [manifest_entry(m) for m in s.get("Manifests") or ()] for s in with_manifests}
     seed = []
     for s in listing:
         tags = [t for t in (s["RepoTags"] or []) if t != "<none>:<none>" and "@" not in t]
@@ -95,6 +102,10 @@ def build_seed(folder: Path, index: list[dict[str, Any]], containerd: bool) -> l
             image["parent"] = s["ParentId"]
         image["size"] = s["Size"]
         image["layers"] = layers_of(s["Id"])
+        if containerd and "Descriptor" in s:  # API 1.48+: the daemon's own (a loaded image's is Docker v2)
+            image["descriptor"] = s["Descriptor"]
+        if manifests.get(s["Id"]):
+            image["manifests"] = manifests[s["Id"]]
         seed.append(image)
     return seed
 

@@ -13,7 +13,8 @@ from pytest_dockerimages._core.wire import Request
 from pytest_dockerimages._files.seed import parse_seed
 
 GOLDEN = Path(__file__).parent / "golden"
-PROFILES = ("docker-20.10", "docker-26.1", "docker-26.1-containerd", "docker-28.1", "docker-28.5", "docker-29.7")
+PROFILES = ("docker-20.10", "docker-26.1", "docker-26.1-containerd", "docker-28.1", "docker-28.1-containerd", "docker-28.5",
+            "docker-28.5-containerd", "docker-29.7", "docker-29.7-containerd")
 
 
 def load(profile: str) -> dict[str, Any]:

@@ -71,7 +71,7 @@ def build_images(listing: Sequence[Mapping[str, Any]], inspects: Mapping[str, Ma
                 architecture=str(inspect.get("Architecture") or "amd64"),
                 containers=_containers(summary, containers),
                 descriptor=summary.get("Descriptor") if store == "containerd" else None,
-                manifests=[_manifest(m) for m in summary.get("Manifests") or ()] if store == "containerd" else None,
+                manifests=[manifest_entry(m) for m in summary.get("Manifests") or ()] if store == "containerd" else None,
                 history=history_of(histories[summary["Id"]]) if histories and summary["Id"] in histories else None,
             ))
         except (ModelError, TypeError, ValueError, KeyError):
@@ -114,7 +114,7 @@ def _created(summary: Mapping[str, Any], inspect: Mapping[str, Any]) -> Any:
     return None if not text or text == "0001-01-01T00:00:00Z" else text
 
 
-def _manifest(summary: Mapping[str, Any]) -> dict[str, Any]:
+def manifest_entry(summary: Mapping[str, Any]) -> dict[str, Any]:
     """A seed `manifests` entry from one ImageManifestSummary of a manifests=1 listing."""
     descriptor = summary.get("Descriptor") or {}
     sizes = summary.get("Size") or {}
