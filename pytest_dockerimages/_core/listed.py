@@ -71,7 +71,8 @@ def build_images(listing: Sequence[Mapping[str, Any]], inspects: Mapping[str, Ma
                 architecture=str(inspect.get("Architecture") or "amd64"),
                 containers=_containers(summary, containers),
                 descriptor=summary.get("Descriptor") if store == "containerd" else None,
-                manifests=[manifest_entry(m) for m in summary.get("Manifests") or ()] if store == "containerd" else None,
+                manifests=([manifest_entry(m) for m in summary.get("Manifests") or ()]
+                           if store == "containerd" else None),
                 history=history_of(histories[summary["Id"]]) if histories and summary["Id"] in histories else None,
             ))
         except (ModelError, TypeError, ValueError, KeyError):
