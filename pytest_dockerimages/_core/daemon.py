@@ -81,7 +81,7 @@ def version_error(profile: Profile, version: str) -> DaemonError | None:
 
 
 def version_document(profile: Profile) -> dict[str, Any]:
-    details = {"ApiVersion": profile.api_max, "Arch": "amd64", "BuildTime": "2026-01-01T00:00:00.000000000+00:00",
+    details = {"ApiVersion": profile.api_max, "Arch": "amd64", "BuildTime": profile.build_time,
                "Experimental": "false", "GitCommit": profile.git_commit, "GoVersion": profile.go_version,
                "KernelVersion": HOST_KERNEL, "MinAPIVersion": profile.api_min, "Os": "linux"}
     if profile.version_module is not None:

@@ -88,6 +88,9 @@ class Profile:
     go_version: str = "go1.22.0"
     git_commit: str = "0000000"
     components: tuple[tuple[str, str, str], ...] = field(default=())  # (name, version, commit)
+    # /version BuildTime: hack/make.sh formats SOURCE_DATE_EPOCH; the Debian rows' are what those packages
+    # report, the moby rows' the tag's commit time (what a reproducible build of the tag sets)
+    build_time: str = ""
     h2c_prior_knowledge: bool = False  # v29+: an HTTP/2 preface gets HTTP/2 (h2c); before: the router's 301
     # /version: the top-level key order (types.Version up to v28, api/types/system.VersionResponse from v29)
     version_key_order: tuple[str, ...] = ("Platform", "Components", "Version", "ApiVersion", "MinAPIVersion",
@@ -124,7 +127,8 @@ _DOCKER_20_10 = Profile(
     none_placeholders_below=None, virtual_size="always", descriptor_from=None, containers_from=None,
     labels_when_none="null", plain_text_errors_through="1.23", ping_builder_swarm=False,
     router_release="v20.10.24",
-    go_version="go1.19.8", git_commit="5d6db84", df_layout="builder_size", shared_size_over_listed=True,
+    go_version="go1.19.8", git_commit="5d6db84", build_time="2026-05-07T21:09:36.000000000+00:00",
+    df_layout="builder_size", shared_size_over_listed=True,
     components=(("containerd", "1.6.20~ds1", "1.6.20~ds1-1+deb12u3"), ("runc", "1.1.5+ds1", "1.1.5+ds1-1+deb12u1"),
                 ("docker-init", "0.19.0", "")),
 )
@@ -142,7 +146,7 @@ _DOCKER_26_1 = Profile(
     none_placeholders_below="1.43", virtual_size="below_1.44_nonzero", descriptor_from=None, containers_from=None,
     labels_when_none="null", plain_text_errors_through=None, ping_builder_swarm=True,
     router_release="v26.1.5",
-    go_version="go1.24.4", git_commit="411e817",
+    go_version="go1.24.4", git_commit="411e817", build_time="2026-08-13T05:35:48.000000000+00:00",
     components=(("containerd", "1.7.24~ds1", "1.7.24~ds1-6+deb13u1"), ("runc", "1.1.5+ds1", "1.1.5+ds1-1+deb12u1"),
                 ("docker-init", "0.19.0", "")),
 )
@@ -175,7 +179,7 @@ _DOCKER_28_1 = _evolve(
     plain_text_errors_through="1.23",  # v28+: api/server/server.go writes errors for /v1.23 and older as text
     router_release="v28.1.1",
     history_platform_from="1.48",  # api/server/router/image/image_routes.go getImagesHistory at v28.1.1
-    go_version="go1.23.8", git_commit="01f442b",
+    go_version="go1.23.8", git_commit="01f442b", build_time="2025-04-18T04:25:23.000000000+00:00",
     components=(("containerd", "1.7.27", "05044ec0a9a75232cad458027ca83437aae3f4da"),
                 ("runc", "1.2.5", "v1.2.5-0-g59923ef"), ("docker-init", "0.19.0", "de40ad0")),
 )
@@ -185,6 +189,7 @@ _DOCKER_28_5 = _evolve(
     description="Docker 28.5 (Debian sid docker.io), classic graphdriver store",
     checked_against="Debian sid docker.io 28.5.2+dfsg4-5", containers_from="1.51", router_release="v28.5.2",
     go_version="go1.27.1", git_commit="3ef3c07c883be49a2e8097bcf6d2952fce1d70eb",
+    build_time="2026-09-15T11:02:57.000000000+00:00",
     components=(("containerd", "2.1.9+unknown", ""), ("docker-init", "0.19.0", "")),
 )
 
@@ -196,7 +201,8 @@ _DOCKER_29_7 = _evolve(
     reference_matches_canonical=True, legacy_filter_below="1.25", legacy_filter_needs_no_reference=True,
     identity_from="1.54", virtual_size="below_1.44", containers_from="1.51",
     router_release="docker-v29.7.2",
-    go_version="go1.26.5", git_commit="6a43e3d", h2c_prior_knowledge=True,
+    go_version="go1.26.5", git_commit="6a43e3d", build_time="2026-08-05T18:24:27.000000000+00:00",
+    h2c_prior_knowledge=True,
     version_key_order=("Platform", "Version", "ApiVersion", "MinAPIVersion", "Os", "Arch", "Components",
                        "GitCommit", "GoVersion", "KernelVersion", "BuildTime"),
     version_module=("github.com/moby/moby/v2", "v2.0.0+unknown"),  # daemon/info.go at the tag
