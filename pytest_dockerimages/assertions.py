@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 
 from ._core.errors import DaemonError
 from ._core.filters import Entry, resolve_image, select
+from ._core.listed import build_images
 from ._core.model import Image, ImageStore, ModelError
 from ._core.profiles import DEFAULT_PROFILE, Profile, at_least, below, get_profile, version_tuple
 from ._core.query import ListQuery, bool_value, canonical_filters, filters_from_json, parse_form, parse_list_query
@@ -587,23 +588,10 @@ def _looks_containerd(docs: Sequence[Mapping[str, Any]]) -> bool:
 
 
 def _image_from_summary(doc: Mapping[str, Any], containerd: bool, where: str) -> Image:
-    """Rebuild the model image a summary shows (ids, names, labels, Created seconds, parent, size).
-
-    On the containerd store a digest-only image shows its digest record in RepoTags and RepoDigests
-    is derived from the record name and the image id, so only RepoTags describes its records.
-    """
-    tags_shown = [t for t in (doc.get("RepoTags") or []) if isinstance(t, str) and t != NONE_TAG]
-    digests_shown = [d for d in (doc.get("RepoDigests") or []) if isinstance(d, str) and d != NONE_DIGEST]
-    tags = [t for t in tags_shown if "@" not in t]
-    digests = [t for t in tags_shown if "@" in t]
-    if not containerd:
-        digests += digests_shown
-    labels = doc.get("Labels")
+    """Rebuild the model image a summary shows, as snapshot and a cassette's fallback fake do."""
     try:
-        return Image(id=doc.get("Id"), tags=tags, digests=digests, labels=labels,
-                     created=_int(doc, "Created") or 0, parent=doc.get("ParentId") or "",
-                     size=_int(doc, "Size") or 0)
-    except ModelError as exc:
+        return build_images([doc], {}, "containerd" if containerd else "graphdriver")[0]
+    except (ModelError, TypeError, ValueError, KeyError) as exc:
         raise ValueError(f"universe listing {where}: cannot rebuild the image: {exc}") from None
 
 

@@ -476,6 +476,29 @@ def test_fallback_seeded_from_recorded_images() -> None:
     assert {e["Id"] for e in json.loads(answer.body)} == {e["Id"] for e in built}
 
 
+def _references(listing: list[dict[str, object]], containerd: bool) -> set[tuple[object, ...]]:
+    """Id, RepoTags and (graphdriver store) RepoDigests of each entry. On the containerd store
+    RepoDigests is derived from the name of the image's last record in name order, which the
+    cassettes' registry pseudonym changes; the records themselves are RepoTags."""
+    return {(e["Id"], tuple(sorted(e.get("RepoTags") or ())),
+             () if containerd else tuple(sorted(e.get("RepoDigests") or ()))) for e in listing}
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_fallback_lists_every_recorded_image_with_its_references(path: Path) -> None:
+    """The fallback fake holds every image of the recorded all=1 listing, digest-only ones included
+    (on the containerd store their digest record is shown in RepoTags), and lists them as recorded."""
+    recorded = load(path)
+    target = f"/v{recorded.api_version}/images/json?all=1"
+    listing = json.loads(next(i.body for i in recorded.interactions if i.target == target))
+    backend = ReplayBackend(recorded, fallback=True)
+    assert backend.fake is not None and recorded.profile is not None
+    answer = backend.fake.handle(Request("GET", target))
+    assert answer.status == 200
+    containerd = recorded.profile.is_containerd
+    assert _references(json.loads(answer.body), containerd) == _references(listing, containerd)
+
+
 # --------------------------------------------------------------------------- the pytest surface
 
 def _write_test(pytester: pytest.Pytester, body: str, name: str = "test_casmod.py") -> Path:

@@ -29,8 +29,6 @@ from .cassette import HOP_BY_HOP, Cassette, CassetteError, Interaction, Key, des
 
 __all__ = ["ReplayBackend", "Miss", "images_from_cassette"]
 
-_NONE_TAG = "<none>:<none>"
-_NONE_DIGEST = "<none>@<none>"
 _DROPPED = HOP_BY_HOP | {"date"}  # the server writes framing and a fresh Date
 
 

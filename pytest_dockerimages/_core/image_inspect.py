@@ -7,9 +7,8 @@ from .filters import image_records
 from .model import Image, ImageStore
 from .profiles import Profile, at_least, below
 from .render import descriptor, labels_value
-from .timestamps import format_rfc3339_ns
+from .timestamps import ZERO_TIME, format_rfc3339_ns
 
-ZERO_TIME = "0001-01-01T00:00:00Z"
 _NON_OCI_CONFIG = ("Hostname", "Domainname", "AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin",
                    "StdinOnce", "Image")
 

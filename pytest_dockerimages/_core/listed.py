@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from .model import Image, ModelError
-
-NONE_TAG, NONE_DIGEST = "<none>:<none>", "<none>@<none>"
+from .render import NONE_DIGEST, NONE_TAG
+from .timestamps import ZERO_TIME
 
 
 def _layer_sizes(images: Sequence[tuple[tuple[str, ...], int]]) -> dict[tuple[str, ...], int]:
@@ -108,11 +108,11 @@ def _created(summary: Mapping[str, Any], inspect: Mapping[str, Any]) -> Any:
     hold no time (listed as 0, left out of inspect) and before/since skip the image."""
     listed = summary.get("Created", 0)
     if listed == GO_ZERO_TIME_UNIX:
-        return "0001-01-01T00:00:00Z"
+        return ZERO_TIME
     if not inspect:
         return listed
     text = inspect.get("Created")
-    return None if not text or text == "0001-01-01T00:00:00Z" else text
+    return None if not text or text == ZERO_TIME else text
 
 
 def manifest_entry(summary: Mapping[str, Any]) -> dict[str, Any]:

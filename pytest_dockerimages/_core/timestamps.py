@@ -7,6 +7,8 @@ import re
 from datetime import datetime, timezone
 
 NANOS = 1_000_000_000
+#: Go's zero time.Time as the daemon writes it: inspect's Created of an image without a creation time.
+ZERO_TIME = "0001-01-01T00:00:00Z"
 
 _RFC3339 = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$"
