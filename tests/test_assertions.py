@@ -379,6 +379,20 @@ def test_fake_daemon_as_universe() -> None:
         assert_filter_semantics(fake, None, json.loads(plain)[1:], now_ns=now)
 
 
+def test_fake_daemon_clock_is_where_until_durations_count_from() -> None:
+    """Without now_ns, `until` durations count from the FakeDaemon's clock, as the fake's own answer does."""
+    from pytest_dockerimages._fake.fakedaemon import FakeDaemon
+    from pytest_dockerimages._http.unixhttp import request
+
+    day = 24 * 3600
+    images = [{"tags": ["old:1"], "created": 946684800}, {"tags": ["new:1"], "created": 946684800 + 2 * day}]
+    filters = '{"until":["24h"]}'
+    with FakeDaemon(images=images, profile="docker-26.1", clock=lambda: (946684800 + day + 3600) * NANOS) as fake:
+        status, _, body = request(fake.docker_host, "GET", "/images/json?" + urlencode({"filters": filters}))
+        assert status == 200 and [e["RepoTags"] for e in json.loads(body)] == [["old:1"]]
+        assert_filter_semantics(fake, filters, body)
+
+
 def _add_from_universe(profile: str, pick: Callable[[Doc], bool], rewrite: Callable[[Doc], None] | None = None
                        ) -> Callable[[list[Doc]], Doc]:
     def mutate(body: list[Doc]) -> Doc:

@@ -411,6 +411,11 @@ class FakeDaemon:
         return self._state.fake.profile
 
     @property
+    def clock(self) -> Clock:
+        """Nanoseconds since the epoch: the time `until` durations and containerd record times read."""
+        return self._clock
+
+    @property
     def store(self) -> ImageStore:
         """The current immutable store (one consistent snapshot)."""
         return self._state.fake.store
