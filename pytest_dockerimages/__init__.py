@@ -52,13 +52,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._core.profiles import get_profile as get_profile
     from ._core.wire import Request as Request
     from ._fake.fakedaemon import FakeDaemon as FakeDaemon
-    from ._fake.fakedaemon import LoggedRequest as LoggedRequest
     from ._fake.fakedaemon import NoSuchImage as NoSuchImage
     from ._files.seed import Seed as Seed
     from ._files.seed import SeedError as SeedError
     from ._files.seed import dump_seed as dump_seed
     from ._files.seed import load_seed as load_seed
     from ._http.httpx_transport import DockerImagesTransport as DockerImagesTransport
+    from ._http.requestlog import LoggedRequest as LoggedRequest
     from ._http.requests_adapter import DockerImagesAdapter as DockerImagesAdapter
     from .assertions import assert_containers_default as assert_containers_default
     from .assertions import assert_filter_semantics as assert_filter_semantics
@@ -88,13 +88,13 @@ _LAZY = {
     "get_profile": "._core.profiles",
     "Request": "._core.wire",
     "FakeDaemon": "._fake.fakedaemon",
-    "LoggedRequest": "._fake.fakedaemon",
     "NoSuchImage": "._fake.fakedaemon",
     "Seed": "._files.seed",
     "SeedError": "._files.seed",
     "dump_seed": "._files.seed",
     "load_seed": "._files.seed",
     "DockerImagesTransport": "._http.httpx_transport",
+    "LoggedRequest": "._http.requestlog",
     "DockerImagesAdapter": "._http.requests_adapter",
     "assert_containers_default": ".assertions",
     "assert_filter_semantics": ".assertions",

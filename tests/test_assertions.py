@@ -616,6 +616,25 @@ def test_requests_of_a_running_fake_daemon() -> None:
             assert_images_requested(fake, filters={"label": ["x"]})
 
 
+def test_requests_of_a_cassette(pytester: pytest.Pytester) -> None:
+    """docs/assertions.md: a cassette handle is accepted like a FakeDaemon (it has a `.requests` log)."""
+    pytester.makepyfile(test_cassette_requests=textwrap.dedent("""
+        import pytest
+        from pytest_dockerimages._http.unixhttp import request
+        from pytest_dockerimages.assertions import assert_images_requested
+
+        @pytest.mark.dockerimages_cassette("docker-26.1")
+        def test_it(dockerimages_cassette):
+            target = "/v1.45/images/json?filters=%7B%22dangling%22%3A%7B%22true%22%3Atrue%7D%7D"  # recorded
+            assert request(dockerimages_cassette.docker_host, "GET", target)[0] == 200
+            assert_images_requested(dockerimages_cassette, filters={"dangling": ["true"]}, all=False,
+                                    api_version="1.45", count=1)
+            with pytest.raises(AssertionError, match="1 request"):
+                assert_images_requested(dockerimages_cassette, filters={"label": ["x"]})
+    """))
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
 # --------------------------------------------------------------------------- inside a user's test
 
 

@@ -2,7 +2,8 @@
 
 ``@pytest.mark.dockerimages_cassette(name=None, record_mode=None, fallback=None)`` (the name may
 be positional) picks the cassette; the ``dockerimages_cassette`` fixture runs a replay (or
-recording) server for the test: ``.docker_host``, ``.interactions``, ``.path``, ``.mode``.
+recording) server for the test: ``.docker_host``, ``.interactions``, ``.path``, ``.mode``, and
+``.requests`` (what clients asked, as ``FakeDaemon.requests``).
 
 Record modes: ``none`` (default: replay only, never touches a daemon, never writes), ``once``
 (record when the file does not exist yet, else replay), ``new_episodes`` (replay what is
@@ -246,10 +247,12 @@ def _pseudonyms(config: pytest.Config) -> dict[str, str]:
 
 @dataclass
 class CassetteHandle:
-    """What the fixture gives a test: the server (``docker_host``) and the cassette behind it."""
+    """What the fixture gives a test: the server (``docker_host``), the cassette behind it, and
+    ``requests``, what clients asked (as ``FakeDaemon.requests``)."""
 
     server: Any
     backend: Any
+    log: Any
     path: Path
     mode: str
     recording: bool
@@ -261,6 +264,11 @@ class CassetteHandle:
     @property
     def docker_host(self) -> str:
         return str(self.server.docker_host)
+
+    @property
+    def requests(self) -> list[Any]:
+        """Every request answered so far (``LoggedRequest``), oldest first: replayed, missed or recorded."""
+        return list(self.log.entries())
 
     @property
     def interactions(self) -> list[Any]:
@@ -349,6 +357,7 @@ def _matcher(request: pytest.FixtureRequest) -> Any:
 
 
 def _start(request: pytest.FixtureRequest, settings: _Settings) -> CassetteHandle:
+    from .._http.requestlog import RequestLog
     from .._http.server import Server
     from .cassette import Cassette, CassetteError
     from .record import RecordError, RecordingBackend, default_docker_host
@@ -382,8 +391,9 @@ def _start(request: pytest.FixtureRequest, settings: _Settings) -> CassetteHandl
         pytest.fail(f"dockerimages: {exc}", pytrace=False)
     except RecordError as exc:
         pytest.fail(f"dockerimages: record mode {mode}: {exc}", pytrace=False)
-    server = Server(backend).start()
-    return CassetteHandle(server, backend, settings.path, mode, recording, cassette, command)
+    log = RequestLog(backend, lambda: getattr(backend, "profile", None))
+    server = Server(log).start()
+    return CassetteHandle(server, backend, log, settings.path, mode, recording, cassette, command)
 
 
 @pytest.fixture
@@ -392,8 +402,9 @@ def dockerimages_cassette(request: pytest.FixtureRequest) -> Iterator[CassetteHa
 
     Configure with ``@pytest.mark.dockerimages_cassette(name, record_mode=..., fallback=...)``.
     Point clients at ``.docker_host`` (or use ``dockerimages_host``, which also sets DOCKER_HOST);
-    ``.interactions`` and ``.path`` describe the cassette. A request the cassette lacks fails the
-    test, naming the nearest recorded interactions and the command that records it.
+    ``.interactions`` and ``.path`` describe the cassette; ``.requests`` is what clients asked (for
+    ``assert_images_requested``). A request the cassette lacks fails the test, naming the nearest
+    recorded interactions and the command that records it.
     """
     settings = _settings(request)
     handle = _start(request, settings)

@@ -6,7 +6,7 @@ ever seeing half a change), make the next request fail, stall or lose its connec
 clients asked for, and delete images the way `docker rmi` does.  Each of those is a small
 wrapper backend, stacked in front of the `FakeBackend`:
 
-    Server -> _RequestLog -> _FaultInjector -> _ImagePruneRoute -> _ImageDeleteRoute -> FakeBackend
+    Server -> RequestLog -> _FaultInjector -> _ImagePruneRoute -> _ImageDeleteRoute -> FakeBackend
 
 State changes are copy-on-write (`FakeBackend.update`), so a request reads one immutable
 `ImageStore` from start to end, whatever another thread changes meanwhile.
@@ -18,8 +18,7 @@ import os
 import re
 import threading
 import time
-import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Callable, Iterable, Literal, Mapping, TypeVar, Union
 from urllib.parse import unquote
@@ -31,11 +30,12 @@ from .._core.filters import resolve_image
 from .._core.model import Image, ImageStore
 from .._core.profiles import DEFAULT_PROFILE, Profile, get_profile
 from .._core.prune import prune_images
-from .._core.query import bool_value, canonical_filters, filters_from_json, parse_form
+from .._core.query import bool_value, parse_form
 from .._core.reference import ReferenceError, parse_normalized
 from .._core.render import encode
 from .._core.wire import Backend, Request, Response
 from .._files.seed import Seed, load_seed
+from .._http.requestlog import LoggedRequest, RequestLog
 from .._http.server import Server
 from .backend import FakeBackend
 
@@ -222,79 +222,6 @@ class _FaultInjector:
         return error_response(profile, version, DaemonError(fault.status, fault.message))
 
 
-# --------------------------------------------------------------------------- request log
-
-
-@dataclass(frozen=True)
-class LoggedRequest:
-    """One request the fake daemon answered, as a test wants to assert on it.
-
-    `path` has no `/v1.xx` prefix (`api_version` holds it, None when unversioned); `query` maps
-    each key to all its values, parsed as the daemon parses; `filters` is the canonical form of
-    the `filters` parameter (key -> sorted values), the same whichever JSON form the client sent
-    (`{"dangling":{"true":true}}` or `{"dangling":["true"]}`), `{}` when absent or unparsable.
-    """
-
-    method: str
-    path: str
-    api_version: str | None
-    query: dict[str, list[str]] = field(hash=False)
-    filters: dict[str, list[str]] = field(hash=False)
-    status: int = 0
-    target: str = ""
-
-
-def _parse_logged(request: Request, profile: Profile, status: int) -> LoggedRequest:
-    version, path = split_version(unquote(request.path))
-    raw = request.raw_query
-    try:
-        query = {k: list(v) for k, v in parse_form(raw).values.items()}
-    except DaemonError:  # the daemon refuses it; still show what was sent
-        query = {k: list(v) for k, v in urllib.parse.parse_qs(raw, keep_blank_values=True).items()}
-    filters: dict[str, list[str]] = {}
-    text = query.get("filters", [""])[0]
-    if text:
-        try:
-            filters = canonical_filters(filters_from_json(text, profile))
-        except DaemonError:
-            filters = {}
-    return LoggedRequest(request.method, path, version, query, filters, status, request.target)
-
-
-class _RequestLog:
-    """Records every request (after it is answered, with its status), thread-safe."""
-
-    def __init__(self, inner: Backend, state: _State) -> None:
-        self._inner = inner
-        self._state = state
-        self._entries: list[LoggedRequest] = []
-        self._lock = threading.Lock()
-
-    @property
-    def profile(self) -> Profile:
-        """The current backend's profile: what the server asks about the transport (h2c)."""
-        return self._state.fake.profile
-
-    def handle(self, request: Request) -> Response:
-        status = 500
-        try:
-            response = self._inner.handle(request)
-            status = 0 if response.drop_connection else response.status
-            return response
-        finally:
-            entry = _parse_logged(request, self._state.fake.profile, status)
-            with self._lock:
-                self._entries.append(entry)
-
-    def entries(self) -> list[LoggedRequest]:
-        with self._lock:
-            return list(self._entries)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
 # --------------------------------------------------------------------------- FakeDaemon
 
 
@@ -328,7 +255,7 @@ class FakeDaemon:
         self._clock: Clock = clock or time.time_ns
         self._state = _State(self._build(images, seed, None))
         self._faults = _FaultInjector(_ImagePruneRoute(_ImageDeleteRoute(self._state), self._state), self._state)
-        self._log = _RequestLog(self._faults, self._state)
+        self._log = RequestLog(self._faults, lambda: self._state.fake.profile)
         self._server = Server(self._log, transport=transport, unix_path=unix_path, host=host, port=port,
                               allow_remote=allow_remote)
 
