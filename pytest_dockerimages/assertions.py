@@ -21,9 +21,18 @@ from ._core.errors import DaemonError
 from ._core.filters import Entry, resolve_image, select
 from ._core.listed import build_images
 from ._core.model import Image, ImageStore, ModelError
-from ._core.profiles import DEFAULT_PROFILE, Profile, at_least, below, get_profile, version_tuple
+from ._core.profiles import (
+    DEFAULT_PROFILE,
+    Profile,
+    at_least,
+    below,
+    earliest_from,
+    get_profile,
+    latest_below,
+    version_tuple,
+)
 from ._core.query import ListQuery, bool_value, canonical_filters, filters_from_json, parse_form, parse_list_query
-from ._core.render import NONE_DIGEST, NONE_TAG
+from ._core.render import NONE_DIGEST, NONE_TAG, virtual_size_rule
 from ._core.timestamps import NANOS, TimestampError, parse_until
 from ._files import schema
 
@@ -48,13 +57,14 @@ ProfileLike = Union[str, Profile, None]
 _ID_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 _INDEX_RE = re.compile(r"^\$?\[(\d+)\]")
 _MAX_ITEMS = 40
-# Versions where a rule changes, named so that a message can quote them.
-_SHARED_SIZE_FROM = "1.42"
-_PLACEHOLDERS_BELOW = "1.43"
-_VIRTUAL_SIZE_BELOW = "1.44"
-_MANIFESTS_FROM = "1.47"
-_DESCRIPTOR_FROM = "1.48"
-_CONTAINERS_FROM = "1.51"
+# Where a rule changes for some release, for checks given no profile (from the profile rows), named so
+# that a message can quote them.
+_SHARED_SIZE_FROM = earliest_from("shared_size_from")
+_PLACEHOLDERS_BELOW = latest_below("none_placeholders_below")
+_VIRTUAL_SIZE_BELOW = latest_below("virtual_size_below")
+_MANIFESTS_FROM = earliest_from("manifests_from")
+_DESCRIPTOR_FROM = earliest_from("descriptor_from")
+_CONTAINERS_FROM = earliest_from("containers_from")
 
 
 # --------------------------------------------------------------------------- reporting
@@ -246,12 +256,7 @@ def _virtual_size_mode(api_version: str, profile: Profile | None) -> str:
     """How VirtualSize appears: "always", "nonzero" (omitempty), "never", or "optional" (no profile given)."""
     if profile is None:
         return "optional" if below(api_version, _VIRTUAL_SIZE_BELOW) else "never"
-    rule = profile.virtual_size
-    if rule == "always":
-        return "always"
-    if rule == "never" or not below(api_version, _VIRTUAL_SIZE_BELOW):
-        return "never"
-    return "nonzero" if rule == "below_1.44_nonzero" else "always"
+    return {"yes": "always", "nonzero": "nonzero", "no": "never"}[virtual_size_rule(profile, api_version)]
 
 
 def _virtual_size_problems(docs: Sequence[Mapping[str, Any]], mode: str, api_version: str) -> list[_Problem]:

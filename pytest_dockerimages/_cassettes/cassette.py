@@ -44,7 +44,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 from .. import __version__
 from .._core.daemon import split_version
 from .._core.errors import DaemonError
-from .._core.profiles import PROFILES, Profile, at_least, below
+from .._core.profiles import PROFILES, Profile, at_least, below, earliest_from
 from .._core.query import bool_value, canonical_filters, filters_from_json, parse_form
 from .._files.atomicfile import atomic_write_bytes
 
@@ -145,13 +145,16 @@ def _images_json_query(raw_query: str, api: str | None, profile: Profile | None)
             parts.append(("filter", legacy))
     if filters is not None:
         parts.append(("filters", tuple((k, tuple(v)) for k, v in canonical_filters(filters).items())))
-    gates = (("shared-size", profile.shared_size_from if profile else "1.42"),
-             ("manifests", profile.manifests_from if profile else "1.47"),
-             ("identity", profile.identity_from if profile else "1.54"))
-    for name, floor in gates:
-        if _gate(api, floor):
+    for name, field_name in (("shared-size", "shared_size_from"), ("manifests", "manifests_from"),
+                             ("identity", "identity_from")):
+        if _gate(api, _floor(profile, field_name)):
             parts.append((name, bool_value(form.get(name))))
     return tuple(parts)
+
+
+def _floor(profile: Profile | None, field_name: str) -> str | None:
+    """Where a parameter starts to count: the recorded daemon's profile field, else the earliest any release has."""
+    return getattr(profile, field_name) if profile is not None else earliest_from(field_name)
 
 
 def canonical_key(method: str, target: str, body: bytes | None = b"", *,
@@ -175,7 +178,8 @@ def canonical_key(method: str, target: str, body: bytes | None = b"", *,
             query = ()
         elif _INSPECT.match(route) and method == "GET":
             form = parse_form(raw_query)
-            query = (("manifests", bool_value(form.get("manifests"))),) if _gate(api, "1.48") else ()
+            counts = _gate(api, _floor(profile, "inspect_manifests_from"))
+            query = (("manifests", bool_value(form.get("manifests"))),) if counts else ()
         else:
             form = parse_form(raw_query)
             query = tuple(sorted(form.values.items()))

@@ -6,7 +6,7 @@ from typing import Any
 from .filters import image_records
 from .model import Image, ImageStore
 from .profiles import Profile, at_least, below
-from .render import descriptor, labels_value
+from .render import descriptor, labels_value, sends_virtual_size
 from .timestamps import ZERO_TIME, format_rfc3339_ns
 
 _NON_OCI_CONFIG = ("Hostname", "Domainname", "AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin",
@@ -52,7 +52,7 @@ def inspect_document(image: Image, store: ImageStore, profile: Profile, api_vers
     doc["Architecture"] = image.architecture
     doc["Os"] = image.os
     doc["Size"] = image.size
-    if below(api_version, "1.44"):
+    if sends_virtual_size(profile, api_version):
         doc["VirtualSize"] = image.size
     doc["GraphDriver"] = {"Data": None, "Name": "overlayfs" if profile.is_containerd else "vfs"}
     doc["RootFS"] = {"Type": "layers", "Layers": [layer.digest for layer in image.layers]}

@@ -6,7 +6,7 @@ query/filters/render read the fields and never test a release name.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Literal
 
 Store = Literal["graphdriver", "containerd"]
@@ -47,6 +47,10 @@ def below(version: str, ceiling: str | None) -> bool:
 
 @dataclass(frozen=True)
 class Profile:
+    """One release and image store. Each field says what differs; API versions are strings ("1.44"),
+    a `*_from` field is where something starts (None: never), a `*_below` field where it ends (None: it
+    never does)."""
+
     name: str
     engine_version: str  # what /version and the Server header say
     store: Store
@@ -74,9 +78,11 @@ class Profile:
     shared_size_from: str | None
     manifests_from: str | None
     identity_from: str | None
+    inspect_manifests_from: str | None  # GET /images/{name}/json reads `manifests` (containerd store data)
     # --- rendering ---
     none_placeholders_below: str | None  # "<none>:<none>" below this API version (None: always)
-    virtual_size: Literal["always", "below_1.44_nonzero", "below_1.44", "never"]
+    virtual_size_below: str | None  # VirtualSize is sent below this API version (None: at every version)
+    virtual_size_omits_zero: bool  # 26.1-28.x: omitempty, so no VirtualSize when it is 0
     descriptor_from: str | None
     containers_from: str | None
     labels_when_none: Literal["null", "empty"]
@@ -123,8 +129,9 @@ _DOCKER_20_10 = Profile(
     until_error_status=500, until_error_prefix="", label_negation=False, negated_label_matches_missing=False,
     bad_glob_is_error=True, reference_matches_canonical=False, dangling_record_name=None,
     legacy_filter_below="1.41", legacy_filter_needs_no_reference=False,
-    shared_size_from="1.42", manifests_from=None, identity_from=None,
-    none_placeholders_below=None, virtual_size="always", descriptor_from=None, containers_from=None,
+    shared_size_from="1.42", manifests_from=None, identity_from=None, inspect_manifests_from=None,
+    none_placeholders_below=None, virtual_size_below=None, virtual_size_omits_zero=False, descriptor_from=None,
+    containers_from=None,
     labels_when_none="null", plain_text_errors_through="1.23", ping_builder_swarm=False,
     router_release="v20.10.24",
     go_version="go1.19.8", git_commit="5d6db84", build_time="2026-05-07T21:09:36.000000000+00:00",
@@ -142,8 +149,9 @@ _DOCKER_26_1 = Profile(
     until_error_status=500, until_error_prefix="", label_negation=False, negated_label_matches_missing=False,
     bad_glob_is_error=True, reference_matches_canonical=False, dangling_record_name=None,
     legacy_filter_below="1.41", legacy_filter_needs_no_reference=False,
-    shared_size_from="1.42", manifests_from=None, identity_from=None,
-    none_placeholders_below="1.43", virtual_size="below_1.44_nonzero", descriptor_from=None, containers_from=None,
+    shared_size_from="1.42", manifests_from=None, identity_from=None, inspect_manifests_from=None,
+    none_placeholders_below="1.43", virtual_size_below="1.44", virtual_size_omits_zero=True, descriptor_from=None,
+    containers_from=None,
     labels_when_none="null", plain_text_errors_through=None, ping_builder_swarm=True,
     router_release="v26.1.5",
     go_version="go1.24.4", git_commit="411e817", build_time="2026-08-13T05:35:48.000000000+00:00",
@@ -174,8 +182,8 @@ def _evolve(base: Profile, **changes: object) -> Profile:
 
 _DOCKER_28_1 = _evolve(
     _DOCKER_26_1, name="docker-28.1", engine_version="28.1.1", api_max="1.49",
-    description="Docker 28.1, classic graphdriver store", manifests_from="1.47", descriptor_from=None,
-    checked_against="dockerd 28.1.1 built from moby's tag v28.1.1 (01f442b)",
+    description="Docker 28.1, classic graphdriver store", manifests_from="1.47", inspect_manifests_from="1.48",
+    descriptor_from=None, checked_against="dockerd 28.1.1 built from moby's tag v28.1.1 (01f442b)",
     plain_text_errors_through="1.23",  # v28+: api/server/server.go writes errors for /v1.23 and older as text
     router_release="v28.1.1",
     history_platform_from="1.48",  # api/server/router/image/image_routes.go getImagesHistory at v28.1.1
@@ -199,7 +207,7 @@ _DOCKER_29_7 = _evolve(
     checked_against="dockerd 29.7.2 built from moby's tag docker-v29.7.2 (6a43e3d)",
     until_error_status=400, until_error_prefix="invalid value for 'until' filter: ",
     reference_matches_canonical=True, legacy_filter_below="1.25", legacy_filter_needs_no_reference=True,
-    identity_from="1.54", virtual_size="below_1.44", containers_from="1.51",
+    identity_from="1.54", virtual_size_omits_zero=False, containers_from="1.51",
     router_release="docker-v29.7.2",
     go_version="go1.26.5", git_commit="6a43e3d", build_time="2026-08-05T18:24:27.000000000+00:00",
     h2c_prior_knowledge=True,
@@ -226,6 +234,22 @@ PROFILES: dict[str, Profile] = {
 
 #: What a new installation of Docker's own packages runs today: Docker 29 with the containerd image store.
 DEFAULT_PROFILE = "docker-29.7-containerd"
+
+
+@cache
+def earliest_from(field: str) -> str | None:
+    """The lowest API version any profile gives a `*_from` field: from there on some release has that
+    parameter or document field. The threshold of a rule that is given no release."""
+    values = [value for p in PROFILES.values() if (value := getattr(p, field)) is not None]
+    return min(values, key=version_tuple, default=None)
+
+
+@cache
+def latest_below(field: str) -> str | None:
+    """The highest API version any profile gives a `*_below` field: below it some release still does
+    the old thing. The threshold of a rule that is given no release."""
+    values = [value for p in PROFILES.values() if (value := getattr(p, field)) is not None]
+    return max(values, key=version_tuple, default=None)
 
 
 class UnknownProfile(ValueError):

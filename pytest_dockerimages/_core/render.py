@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable, Iterable, Mapping
+from typing import Any, Callable, Hashable, Iterable, Literal, Mapping
 
 from .filters import Entry, select
 from .model import Image, ImageStore, Manifest
@@ -162,7 +162,7 @@ class _Plan:
             placeholders=profile.none_placeholders_below is None or below(api_version, profile.none_placeholders_below),
             with_descriptor=profile.is_containerd and at_least(api_version, profile.descriptor_from),
             with_containers=at_least(api_version, profile.containers_from),
-            virtual=_virtual_size_rule(profile, api_version),
+            virtual=virtual_size_rule(profile, api_version),
             manifests=query.manifests and profile.is_containerd,
             identity=query.identity,
             shared_size=query.shared_size,
@@ -292,10 +292,13 @@ def _keep(memo: dict[Hashable, bytes], key: Hashable, body: bytes) -> None:
         pass
 
 
-def _virtual_size_rule(profile: Profile, api_version: str) -> str:
-    rule = profile.virtual_size
-    if rule == "always":
-        return "yes"
-    if rule == "never" or not below(api_version, "1.44"):
+def sends_virtual_size(profile: Profile, api_version: str) -> bool:
+    """VirtualSize (always equal to Size) is in the documents at this API version (removed in 1.44)."""
+    return profile.virtual_size_below is None or below(api_version, profile.virtual_size_below)
+
+
+def virtual_size_rule(profile: Profile, api_version: str) -> Literal["yes", "nonzero", "no"]:
+    """Whether a summary has VirtualSize: "yes", "nonzero" (omitted when 0, Go's omitempty) or "no"."""
+    if not sends_virtual_size(profile, api_version):
         return "no"
-    return "nonzero" if rule == "below_1.44_nonzero" else "yes"
+    return "nonzero" if profile.virtual_size_omits_zero else "yes"

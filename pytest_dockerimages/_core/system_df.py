@@ -23,7 +23,7 @@ from .model import ImageStore
 from .profiles import Profile, at_least, below
 from .prune import chain_ids
 from .query import ListQuery, bool_value, parse_form
-from .render import _Plan, _virtual_size_rule, planned_summaries
+from .render import _Plan, planned_summaries, virtual_size_rule
 
 OBJECT_TYPES = ("container", "image", "volume", "build-cache")
 
@@ -42,7 +42,7 @@ def df_images(store: ImageStore, profile: Profile, api_version: str) -> list[dic
     query = ListQuery(all=False, filters={}, shared_size=True, manifests=False, identity=False)
     plan = _Plan(placeholders=profile.none_placeholders_below is None,
                  with_descriptor=profile.is_containerd and profile.descriptor_from is not None,
-                 with_containers=True, virtual=_virtual_size_rule(profile, api_version), manifests=False,
+                 with_containers=True, virtual=virtual_size_rule(profile, api_version), manifests=False,
                  identity=False, shared_size=True, empty_refs_null=True)
     return planned_summaries(select(store, query, profile, 0), store, profile, plan)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from .._core.listed import build_images, containers_by_image
-from .._core.profiles import PROFILES, Profile, at_least, version_tuple
+from .._core.profiles import PROFILES, Profile, at_least
 from .._files.seed import Seed
 
 CONTAINERD_SNAPSHOTTER = "io.containerd.snapshotter.v1"
@@ -119,7 +119,7 @@ def _listing_query(api: str, profile: Profile) -> str:
     """all=1, with every flag that adds to the listing at this API version: shared-size (1.42),
     manifests (containerd store) and identity (its ImageData.Identity)."""
     flags = ["all=1"]
-    if version_tuple(api) >= (1, 42):
+    if at_least(api, profile.shared_size_from):
         flags.append("shared-size=1")
     if profile.is_containerd and at_least(api, profile.manifests_from):
         flags.append("manifests=1")
