@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence, Union
 from urllib.parse import urlencode
 
+from ._core.daemon import split_version
 from ._core.errors import DaemonError
 from ._core.filters import Entry, resolve_image, select
 from ._core.listed import build_images
-from ._core.model import Image, ImageStore, ModelError
+from ._core.model import ID_RE, Image, ImageStore, ModelError
 from ._core.profiles import (
     DEFAULT_PROFILE,
     Profile,
@@ -54,7 +55,6 @@ QueryLike = Union[str, Mapping[str, Any], None]
 FiltersLike = Union[str, bytes, Mapping[str, Any], None]
 ProfileLike = Union[str, Profile, None]
 
-_ID_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 _INDEX_RE = re.compile(r"^\$?\[(\d+)\]")
 _MAX_ITEMS = 40
 # Where a rule changes for some release, for checks given no profile (from the profile rows), named so
@@ -352,7 +352,7 @@ def _id_problems(docs: Sequence[Mapping[str, Any]]) -> list[_Problem]:
     for i, doc in enumerate(docs):
         where = _label(doc, i)
         image_id = doc.get("Id")
-        if not isinstance(image_id, str) or not _ID_RE.match(image_id):
+        if not isinstance(image_id, str) or not ID_RE.match(image_id):
             problems.append(_Problem("Id", where, f"Id is {image_id!r}, expected 'sha256:' + 64 lowercase hex digits"))
         elif image_id in seen:
             problems.append(_Problem("Id", where, f"Id {image_id[7:19]} is listed twice (also #{seen[image_id]}), "
@@ -360,7 +360,7 @@ def _id_problems(docs: Sequence[Mapping[str, Any]]) -> list[_Problem]:
         else:
             seen[image_id] = i
         parent = doc.get("ParentId")
-        if isinstance(parent, str) and parent and not _ID_RE.match(parent):
+        if isinstance(parent, str) and parent and not ID_RE.match(parent):
             problems.append(_Problem("ParentId", where, f"ParentId is {parent!r}, expected '' or 'sha256:' + 64 "
                                                         f"lowercase hex digits"))
     return problems
@@ -863,13 +863,8 @@ def _request_filters(request: Any, profile: Profile) -> dict[str, list[str]] | N
 
 def _route(request: Any) -> tuple[str, str | None]:
     """(path without a version prefix, api version) whether or not the log already split them."""
-    path = str(getattr(request, "path", "")).split("?", 1)[0]
-    version = getattr(request, "api_version", None)
-    match = re.match(r"^/v([0-9.]+)(/.*)$", path)
-    if match:
-        path = match.group(2)
-        version = version or match.group(1)
-    return path, version
+    prefixed, path = split_version(str(getattr(request, "path", "")).split("?", 1)[0])
+    return path, getattr(request, "api_version", None) or prefixed
 
 
 def _describe_request(request: Any, profile: Profile) -> str:

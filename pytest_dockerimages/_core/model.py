@@ -14,7 +14,8 @@ from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence, TypeVar
 from .reference import Reference, ReferenceError, parse_normalized, why_invalid
 from .timestamps import format_rfc3339_ns, to_ns
 
-_ID_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+#: An image id (also a layer or manifest digest): `sha256:` and 64 lowercase hex digits.
+ID_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 _HEX_PREFIX_RE = re.compile(r"^(?:sha256:)?[0-9a-f]+$")
 MANIFEST_KINDS = ("image", "attestation", "unknown")
 _T = TypeVar("_T")
@@ -29,7 +30,7 @@ def _sha256(text: str) -> str:
 
 
 def _check_id(value: str, where: str) -> str:
-    if not isinstance(value, str) or not _ID_RE.match(value):
+    if not isinstance(value, str) or not ID_RE.match(value):
         raise ModelError(f"{where}: expected 'sha256:' followed by 64 lowercase hex digits, got {value!r}")
     return value
 
