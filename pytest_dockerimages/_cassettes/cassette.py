@@ -46,6 +46,7 @@ from .._core.daemon import split_version
 from .._core.errors import DaemonError
 from .._core.profiles import PROFILES, Profile, at_least, below, earliest_from
 from .._core.query import bool_value, canonical_filters, filters_from_json, parse_form
+from .._core.wire import is_chunked
 from .._files.atomicfile import atomic_write_bytes
 
 try:  # the libyaml classes are several times faster; both are safe
@@ -361,7 +362,7 @@ class Interaction:
 
     @property
     def chunked(self) -> bool:
-        return any(k.lower() == "transfer-encoding" and "chunked" in v.lower() for k, v in self.response_headers)
+        return is_chunked(self.response_headers)
 
     def to_vcr(self) -> dict[str, Any]:
         """vcrpy's interaction dict (request._to_dict() and the response dict it stores), scrubbed

@@ -14,7 +14,7 @@ import os
 import sys
 from typing import Any, Callable, Iterable, Mapping, Sequence, TextIO
 
-from .._core.wire import Request, Response
+from .._core.wire import Request, Response, find_header, is_chunked
 from .._http.unixhttp import connection_for
 from .cassette import HOP_BY_HOP, Cassette, Interaction, build_metadata, now_rfc3339, pseudonymise, scrub_headers
 
@@ -63,8 +63,8 @@ class RecordingBackend:
         conn = connection_for(self.upstream, timeout=self.timeout)
         try:
             send = [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP and k.lower() != "content-length"]
-            has_host = any(k.lower() == "host" for k, _ in send)
-            conn.putrequest(method, target, skip_host=has_host, skip_accept_encoding=True)
+            conn.putrequest(method, target, skip_host=find_header(send, "host") is not None,
+                            skip_accept_encoding=True)
             for k, v in send:
                 conn.putheader(k, v)
             if body or method not in ("GET", "HEAD"):
@@ -121,8 +121,7 @@ class RecordingBackend:
         # The client gets the daemon's own answer (unscrubbed: it is its own data).
         out_headers = [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP
                        and (request.method == "HEAD" or k.lower() != "content-length")]
-        chunked = any(k.lower() == "transfer-encoding" and "chunked" in v.lower() for k, v in headers)
-        return Response(status, out_headers, body, chunked=chunked)
+        return Response(status, out_headers, body, chunked=is_chunked(headers))
 
 
 def record_matrix(backend: RecordingBackend, requests: Iterable[tuple[str, str]], *,

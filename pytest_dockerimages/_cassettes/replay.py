@@ -23,6 +23,7 @@ from .._core.daemon import split_version
 from .._core.listed import build_images
 from .._core.model import Image, ImageStore, ModelError
 from .._core.profiles import Profile, get_profile, version_tuple
+from .._core.query import bool_value
 from .._core.timestamps import to_ns
 from .._core.wire import Backend, Request, Response
 from .cassette import HOP_BY_HOP, Cassette, CassetteError, Interaction, Key, describe_key, load, nearest
@@ -191,8 +192,7 @@ def _listing_query(interaction: Interaction) -> tuple[str | None, bool] | None:
     params = dict(urllib.parse.parse_qsl(raw_query))
     if params.get("filters") not in (None, "", "{}") or params.get("filter"):
         return None
-    all_ = params.get("all", "").strip().lower() not in ("", "0", "no", "false", "none")
-    return version, all_
+    return version, bool_value(params.get("all"))
 
 
 def images_from_cassette(cassette: Cassette) -> list[Image]:

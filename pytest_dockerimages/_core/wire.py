@@ -17,6 +17,11 @@ def find_header(headers: Iterable[tuple[str, str]], name: str, default: str | No
     return default
 
 
+def is_chunked(headers: Iterable[tuple[str, str]]) -> bool:
+    """Transfer-Encoding says chunked: the body goes out in chunks, not after a Content-Length."""
+    return any(k.lower() == "transfer-encoding" and "chunked" in v.lower() for k, v in headers)
+
+
 @dataclass(frozen=True)
 class Request:
     method: str  # "GET", "HEAD", ...

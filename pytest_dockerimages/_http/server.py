@@ -39,7 +39,7 @@ from email.utils import formatdate
 from types import TracebackType
 from typing import BinaryIO, Literal, cast
 
-from .._core.wire import Backend, Request, Response, speaks_h2c
+from .._core.wire import Backend, Request, Response, find_header, speaks_h2c
 from .h2c import starts_with_preface
 
 __all__ = ["Server", "ServerError", "SocketInUseError", "RemoteHostRefused"]
@@ -200,7 +200,7 @@ class _RequestReader:
         http10 = minor == b"0"
         headers = self._headers()
         request_headers = tuple(headers)
-        connection = _tokens(_find(headers, "connection"))
+        connection = _tokens(find_header(headers, "connection"))
         keep_alive = "keep-alive" in connection if http10 else "close" not in connection
         if major != b"1":  # Go's HTTP/1 server hands "PRI * HTTP/2.0" to the router, then closes
             keep_alive = False
@@ -251,7 +251,7 @@ class _RequestReader:
             headers.append((match.group(1).decode("ascii"), match.group(2).decode("latin-1")))
 
     def _body(self, headers: list[tuple[str, str]], http10: bool) -> bytes:
-        transfer_encoding = _find(headers, "transfer-encoding")
+        transfer_encoding = find_header(headers, "transfer-encoding")
         lengths = {v.strip() for k, v in headers if k.lower() == "content-length"}
         if transfer_encoding is not None:
             if lengths:
@@ -282,7 +282,7 @@ class _RequestReader:
 
     def _maybe_continue(self, headers: list[tuple[str, str]], http10: bool) -> None:
         """curl waits (1 s) for ``100 Continue`` before sending a big body; do not make it wait."""
-        if not http10 and "100-continue" in _tokens(_find(headers, "expect")):
+        if not http10 and "100-continue" in _tokens(find_header(headers, "expect")):
             self._send_continue()
 
     def _chunked_body(self) -> bytes:
@@ -324,13 +324,6 @@ class _RequestReader:
             budget -= len(raw)
             if raw in (b"\r\n", b"\n"):
                 return
-
-
-def _find(headers: list[tuple[str, str]], lname: str) -> str | None:
-    for key, value in headers:
-        if key.lower() == lname:
-            return value
-    return None
 
 
 class _ContinueSender:

@@ -15,6 +15,8 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+from .._core.wire import find_header
+
 if TYPE_CHECKING:
     import requests
 
@@ -117,7 +119,7 @@ def request(
         conn.putrequest(method, path, skip_accept_encoding=True)
         for name, value in items:
             conn.putheader(name, value)
-        if body is not None and not any(k.lower() == "content-length" for k, _ in items):
+        if body is not None and find_header(items, "content-length") is None:
             conn.putheader("Content-Length", str(len(body)))
         conn.endheaders(body)
         response = conn.getresponse()
