@@ -18,6 +18,7 @@ from typing import Any, Iterator
 
 import pytest
 
+from pytest_dockerimages._http.unixhttp import UnixHTTPConnection
 from pytest_dockerimages._real import imagetar
 from pytest_dockerimages._real.fixture import STRICT_ENV, skip_or_fail
 from pytest_dockerimages._real.harness import (
@@ -26,7 +27,6 @@ from pytest_dockerimages._real.harness import (
     VARIANTS,
     RealDaemon,
     RealRegistry,
-    UnixHTTPConnection,
     dockerimages_real_daemon_factory,
     find_dockerd,
     install_hint,
@@ -165,7 +165,7 @@ def real_digests(image: dict[str, Any]) -> list[str]:
 
 def images_json(daemon: RealDaemon, query: str = "") -> list[dict[str, Any]]:
     """GET /images/json through a raw http.client connection on the unix socket."""
-    conn = UnixHTTPConnection(daemon.socket_path)
+    conn = UnixHTTPConnection(str(daemon.socket_path))
     try:
         conn.request("GET", "/images/json" + query)
         resp = conn.getresponse()

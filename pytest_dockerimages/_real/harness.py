@@ -24,7 +24,7 @@ docker-29.7-containerd      29.7    containerd   the same, with the containerd i
 Where each binary is, which containerd/runc it runs with and which API it speaks is data
 (`ENGINES`, `RUNTIMES`); nothing below tests a release name. Env var DOCKERIMAGES_DOCKERD_<ENGINE>
 (e.g. DOCKERIMAGES_DOCKERD_28_5) points at your own dockerd.
-`scripts/install-daemons.sh` installs all of them. Stdlib only.
+`scripts/install-daemons.sh` installs all of them. Stdlib only (HTTP through `_http/unixhttp`).
 """
 from __future__ import annotations
 
@@ -41,8 +41,10 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Iterator, Sequence
 
+from .._core.wire import find_header
+from .._http.unixhttp import request
 from . import imagetar
 
 __all__ = [
@@ -58,15 +60,13 @@ __all__ = [
     "install_hint",
     "RealDaemonError",
     "MissingDaemonError",
-    "SeedError",
+    "DaemonSeedingError",
     "get_variant",
     "find_dockerd",
     "find_runtime",
     "find_registry_binary",
     "find_docker_cli",
     "missing_requirements",
-    "UnixHTTPConnection",
-    "http_get",
     "RealDaemon",
     "RealRegistry",
     "free_loopback_port",
@@ -101,8 +101,9 @@ class MissingDaemonError(RealDaemonError):
     """A binary a variant needs is not installed; the message says how to install it."""
 
 
-class SeedError(RealDaemonError):
-    """A docker CLI step of the seed failed; the message holds the command and its output."""
+class DaemonSeedingError(RealDaemonError):
+    """Seeding a real daemon with the image set failed at a docker CLI step; the message holds the
+    command and its output. (Not a bad seed file: that is `_files.seed.SeedError`.)"""
 
 
 @dataclass(frozen=True)
@@ -305,61 +306,6 @@ def missing_requirements(variant: str | DaemonVariant, seed: bool = True) -> lis
     return missing
 
 
-# --------------------------------------------------------------------------- HTTP over a unix socket
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    """http.client over a unix socket: how a test talks to dockerd without any TCP port."""
-
-    def __init__(self, socket_path: str | Path, timeout: float = 10.0) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.socket_path = str(socket_path)
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self.socket_path)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
-
-
-def _socket_path(docker_host: str | Path) -> str:
-    """Accept "unix:///x/docker.sock" or a plain path."""
-    text = str(docker_host)
-    return text[len("unix://"):] if text.startswith("unix://") else text
-
-
-def http_get(
-    docker_host: str | Path, path: str, timeout: float = 10.0, method: str = "GET",
-    headers: Mapping[str, str] | None = None,
-) -> tuple[int, dict[str, str], bytes]:
-    """One request to a daemon's unix socket; returns (status, headers, body). Raises OSError if unreachable."""
-    conn = UnixHTTPConnection(_socket_path(docker_host), timeout=timeout)
-    try:
-        conn.request(method, path, headers=dict(headers or {}))
-        resp = conn.getresponse()
-        return resp.status, dict(resp.getheaders()), resp.read()
-    finally:
-        conn.close()
-
-
-def _tcp_request(
-    addr: str, method: str, path: str, headers: Mapping[str, str] | None = None, timeout: float = 5.0,
-) -> tuple[int, dict[str, str], bytes]:
-    """One plain-http request to the loopback registry."""
-    host, _, port = addr.rpartition(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
-    try:
-        conn.request(method, path, headers=dict(headers or {}))
-        resp = conn.getresponse()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
-    finally:
-        conn.close()
-
-
 # --------------------------------------------------------------------------- process helpers
 
 
@@ -523,7 +469,8 @@ class RealDaemon:
 
     def get(self, path: str, timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
         """GET `path` from this daemon over its unix socket."""
-        return http_get(self.docker_host, path, timeout=timeout)
+        status, headers, body = request(self.docker_host, "GET", path, timeout=timeout)
+        return status, dict(headers), body
 
     def get_json(self, path: str) -> Any:
         """GET and decode JSON, raising on a non-2xx status."""
@@ -601,7 +548,7 @@ class RealDaemon:
                     f"dockerd ({self.variant.name}) exited with {self._proc.returncode} before it was ready; "
                     f"log tail:\n{self.log_tail()}")
             with contextlib.suppress(OSError, http.client.HTTPException):
-                status, _, body = http_get(self.docker_host, "/_ping", timeout=2.0)
+                status, _, body = request(self.docker_host, "GET", "/_ping", timeout=2.0)
                 if status == 200 and body.strip() == b"OK":
                     return
             if time.monotonic() > deadline:
@@ -659,8 +606,9 @@ def registry_manifest_digest(addr: str, repo: str, tag: str) -> str:
         "application/vnd.docker.distribution.manifest.list.v2+json",
         "application/vnd.oci.image.index.v1+json",
     ))
-    status, headers, _ = _tcp_request(addr, "HEAD", f"/v2/{repo}/manifests/{tag}", {"Accept": accept})
-    digest = headers.get("docker-content-digest", "")
+    status, headers, _ = request(f"tcp://{addr}", "HEAD", f"/v2/{repo}/manifests/{tag}", {"Accept": accept},
+                                 timeout=5.0)
+    digest = find_header(headers, "docker-content-digest") or ""
     if status != 200 or not digest.startswith("sha256:"):
         raise RealDaemonError(f"registry {addr} has no manifest for {repo}:{tag} (HTTP {status})")
     return digest
@@ -739,7 +687,7 @@ class RealRegistry:
             if self._proc.poll() is not None:
                 return False
             with contextlib.suppress(OSError, http.client.HTTPException):
-                if _tcp_request(self.addr, "GET", "/v2/", timeout=2.0)[0] == 200:
+                if request(f"tcp://{self.addr}", "GET", "/v2/", timeout=2.0)[0] == 200:
                     return True
             time.sleep(0.05)
         raise RealDaemonError(f"docker-registry not ready after {self.start_timeout:.0f} s; log tail:\n"
@@ -781,14 +729,15 @@ class _Cli:
         return env
 
     def __call__(self, *args: str, cwd: Path | None = None) -> str:
-        """Run one docker command; raise SeedError with its output on failure; return stdout."""
+        """Run one docker command; raise DaemonSeedingError with its output on failure; return stdout."""
         cmd = [str(self.binary), *args]
         t0 = time.monotonic()
         proc = subprocess.run(cmd, env=self.env(), cwd=cwd, capture_output=True, text=True, timeout=120,
                               stdin=subprocess.DEVNULL)
         self.log.append(f"docker {' '.join(args)}  [{time.monotonic() - t0:.2f} s]")
         if proc.returncode != 0:
-            raise SeedError(f"`docker {' '.join(args)}` failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
+            raise DaemonSeedingError(
+                f"`docker {' '.join(args)}` failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
         return proc.stdout.strip()
 
 
