@@ -8,7 +8,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 
-
 @pytest.fixture
 def served() -> Iterator[list["subprocess.Popen[str]"]]:
     """Kills (by pid) any `dockerimages serve` process a failing test left running (modules with a

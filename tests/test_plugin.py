@@ -417,7 +417,5 @@ def test_xdist_gives_each_worker_its_own_daemon(pytester: pytest.Pytester, monke
     assert len(workers) == 2 and len({h for _, h in pairs}) == 2
 
 
-
-
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__]))
