@@ -24,6 +24,7 @@ from ._core.listed import build_images
 from ._core.model import ID_RE, Image, ImageStore, ModelError
 from ._core.profiles import (
     DEFAULT_PROFILE,
+    PROFILES,
     Profile,
     at_least,
     below,
@@ -592,6 +593,18 @@ def _looks_containerd(docs: Sequence[Mapping[str, Any]]) -> bool:
     return False
 
 
+def _guess_profile(docs: Sequence[Mapping[str, Any]]) -> Profile:
+    """The profile a listing looks like: its image store, and the default profile's release unless the
+    listing rules that out (an image with Labels null, where the release sends {}); then the newest
+    release of the store that fits."""
+    store = "containerd" if _looks_containerd(docs) else "graphdriver"
+    fits = [p for p in PROFILES.values() if p.store == store]
+    if any("Labels" in doc and doc["Labels"] is None for doc in docs):
+        fits = [p for p in fits if p.labels_when_none == "null"] or fits
+    default = get_profile(DEFAULT_PROFILE)
+    return ([p for p in fits if p.engine_version == default.engine_version] or fits)[-1]  # oldest release first
+
+
 def _image_from_summary(doc: Mapping[str, Any], containerd: bool, where: str) -> Image:
     """Rebuild the model image a summary shows, as snapshot and a cassette's fallback fake do."""
     try:
@@ -640,8 +653,7 @@ def _universe(universe: Any, result_docs: Sequence[Mapping[str, Any]], profile: 
         chosen = get_profile(profile)
         note = f"profile {chosen.name}"
     else:
-        containerd = _looks_containerd([*docs, *result_docs])
-        chosen = get_profile(DEFAULT_PROFILE if containerd else DEFAULT_PROFILE.replace("-containerd", ""))
+        chosen = _guess_profile([*docs, *result_docs])
         note = f"profile {chosen.name}, guessed from the listing: pass profile= to be exact"
     images = [_image_from_summary(doc, chosen.is_containerd, _label(doc, i)) for i, doc in enumerate(docs)]
     return _Universe(ImageStore(images), chosen, True, False, note, now)
