@@ -16,7 +16,9 @@ from pathlib import Path
 
 from common import Check, KeepAliveClient, Result, fmt_s, inner_for, interleaved, median_time, synthetic_images
 
-from pytest_dockerimages._cassettes.cassette import Cassette, Interaction, build_metadata
+from pytest_dockerimages._cassettes.cassette import Cassette
+from pytest_dockerimages._cassettes.format import Interaction
+from pytest_dockerimages._cassettes.metadata import build_metadata
 from pytest_dockerimages._cassettes.replay import ReplayBackend
 from pytest_dockerimages._core.daemon import respond
 from pytest_dockerimages._core.defaults import default_images

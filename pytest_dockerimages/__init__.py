@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._cassettes.cassette import Interaction as Interaction
+    from ._cassettes.format import Interaction as Interaction
     from ._core.defaults import default_images as default_images
     from ._core.deletion import delete_image as delete_image
     from ._core.errors import DaemonError as DaemonError
@@ -73,7 +73,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: public name -> the module (relative to this package) that defines it; imported on first use
 _LAZY = {
-    "Interaction": "._cassettes.cassette",
+    "Interaction": "._cassettes.format",
     "default_images": "._core.defaults",
     "delete_image": "._core.deletion",
     "DaemonError": "._core.errors",

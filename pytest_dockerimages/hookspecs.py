@@ -25,7 +25,7 @@ import pluggy
 if TYPE_CHECKING:  # pragma: no cover
     import pytest
 
-    from ._cassettes.cassette import Interaction
+    from ._cassettes.format import Interaction
     from ._core.wire import Request
 
 hookspec = pluggy.HookspecMarker("pytest")

@@ -45,7 +45,9 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
     raise ImportError("pytest_dockerimages.vcrpy needs vcrpy: pip install 'pytest-dockerimages[vcrpy]'",
                       name=exc.name) from exc
 
-from ._cassettes.cassette import Cassette, CassetteError, Interaction, canonical_key, describe_key
+from ._cassettes.cassette import Cassette
+from ._cassettes.format import CassetteError, Interaction
+from ._cassettes.keys import canonical_key, describe_key
 
 __all__ = ["MATCHER", "MATCH_ON", "DockerImagesPersister", "match_requests", "register"]
 

@@ -16,13 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_dockerimages._cassettes.cassette import (
-    Cassette,
-    CassetteError,
-    Interaction,
-    canonical_key,
-    load,
-)
+from pytest_dockerimages._cassettes.cassette import Cassette, load
+from pytest_dockerimages._cassettes.format import CassetteError, Interaction
+from pytest_dockerimages._cassettes.keys import canonical_key
 from pytest_dockerimages._cassettes.record import RecordingBackend
 from pytest_dockerimages._cassettes.replay import ReplayBackend, images_from_cassette
 from pytest_dockerimages._core.model import Image, ImageStore
@@ -347,7 +343,8 @@ def test_atomic_save_keeps_old_file_on_failure(tmp_path: Path, monkeypatch: pyte
 
 _KILL_WRITER = """
 import sys
-from pytest_dockerimages._cassettes.cassette import Cassette, Interaction
+from pytest_dockerimages._cassettes.cassette import Cassette
+from pytest_dockerimages._cassettes.format import Interaction
 path = sys.argv[1]
 body = b'[' + b','.join(b'{"n": %d}' % i for i in range(3000)) + b']'
 n = 0

@@ -32,8 +32,9 @@ from typing import Iterator
 
 import pytest
 
-from pytest_dockerimages._cassettes.cassette import Cassette, CassetteError
+from pytest_dockerimages._cassettes.cassette import Cassette
 from pytest_dockerimages._cassettes.cassette import load as cached_load
+from pytest_dockerimages._cassettes.format import CassetteError
 from pytest_dockerimages._cassettes.record import RecordingBackend
 from pytest_dockerimages._cassettes.replay import ReplayBackend
 from pytest_dockerimages._core.model import Image

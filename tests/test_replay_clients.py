@@ -13,7 +13,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from pytest_dockerimages._cassettes.cassette import Interaction, load
+from pytest_dockerimages._cassettes.cassette import load
+from pytest_dockerimages._cassettes.format import Interaction
 from pytest_dockerimages._cassettes.replay import ReplayBackend
 from pytest_dockerimages._files.resources import data_dir
 from pytest_dockerimages._http.server import Server

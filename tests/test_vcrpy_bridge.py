@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from pytest_dockerimages import FakeDaemon
-from pytest_dockerimages._cassettes.cassette import Cassette, canonical_key
+from pytest_dockerimages._cassettes.cassette import Cassette
+from pytest_dockerimages._cassettes.keys import canonical_key
 from pytest_dockerimages._cassettes.replay import ReplayBackend
 from pytest_dockerimages._core.defaults import default_images
 from pytest_dockerimages._core.wire import Request

@@ -359,7 +359,8 @@ def _matcher(request: pytest.FixtureRequest) -> Any:
 def _start(request: pytest.FixtureRequest, settings: _Settings) -> CassetteHandle:
     from .._http.requestlog import RequestLog
     from .._http.server import Server
-    from .cassette import Cassette, CassetteError
+    from .cassette import Cassette
+    from .format import CassetteError
     from .record import RecordError, RecordingBackend, default_docker_host
     from .replay import ReplayBackend
 

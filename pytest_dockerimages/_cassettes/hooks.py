@@ -26,7 +26,7 @@ class HookLoadError(Exception):
 def before_record(hook: Any, interactions: list[Any], path: Path, config: Any) -> list[Any]:
     """``interactions`` after the ``pytest_dockerimages_before_record`` implementations, chained:
     each gets the previous one's result; None keeps, False drops, an Interaction replaces."""
-    from .cassette import Interaction
+    from .format import Interaction
 
     impls = [impl for impl in reversed(hook.get_hookimpls())
              if not (getattr(impl, "hookwrapper", False) or getattr(impl, "wrapper", False))]

@@ -16,7 +16,10 @@ from typing import Any, Callable, Iterable, Mapping, Sequence, TextIO
 
 from .._core.wire import Request, Response, find_header, is_chunked
 from .._http.unixhttp import connection_for
-from .cassette import HOP_BY_HOP, Cassette, Interaction, build_metadata, now_rfc3339, pseudonymise, scrub_headers
+from .cassette import Cassette
+from .format import HOP_BY_HOP, Interaction
+from .metadata import build_metadata, now_rfc3339
+from .scrub import pseudonymise, scrub_headers
 
 __all__ = ["RecordingBackend", "default_docker_host", "record_matrix", "RecordError"]
 

@@ -1,6 +1,6 @@
 """The replay backend: answer from a cassette, matching requests semantically.
 
-A request's canonical key (see :func:`pytest_dockerimages._cassettes.cassette.canonical_key`) is looked up
+A request's canonical key (see :func:`pytest_dockerimages._cassettes.keys.canonical_key`) is looked up
 in a dict built once at load time, so a lookup costs the same for 10 or 10,000 interactions.
 Several interactions with one key are played in recording order, the last one repeating.
 
@@ -26,7 +26,10 @@ from .._core.profiles import Profile, get_profile, version_tuple
 from .._core.query import bool_value
 from .._core.timestamps import to_ns
 from .._core.wire import Backend, Request, Response
-from .cassette import HOP_BY_HOP, Cassette, CassetteError, Interaction, Key, describe_key, load, nearest
+from .cassette import Cassette, load
+from .format import HOP_BY_HOP, CassetteError, Interaction
+from .keys import Key, describe_key
+from .matching import nearest
 
 __all__ = ["ReplayBackend", "Miss", "images_from_cassette"]
 

@@ -51,7 +51,8 @@ def _pair(text: str) -> tuple[str, str]:
 
 
 def _record(args: argparse.Namespace) -> int:
-    from .._cassettes.cassette import Cassette, CassetteError
+    from .._cassettes.cassette import Cassette
+    from .._cassettes.format import CassetteError
     from .._cassettes.hooks import HookLoadError, before_record, record_hooks
     from .._cassettes.record import RecordError, RecordingBackend, is_tty, record_matrix
     from .._real.matrix import MATRICES
@@ -94,7 +95,8 @@ def _record(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from .._cassettes.cassette import Cassette, CassetteError
+    from .._cassettes.cassette import Cassette
+    from .._cassettes.format import CassetteError
     from .._files.resources import cassette_file
 
     bad = 0
