@@ -22,8 +22,8 @@ import pytest
 if TYPE_CHECKING:
     from ._fake.fakedaemon import FakeDaemon
 
-# Before anything imports it: assertion helpers get pytest's rewritten, itemised assert messages.
-pytest.register_assert_rewrite(f"{__package__}.assertions")
+# Before anything imports them: assertion helpers get pytest's rewritten, itemised assert messages.
+pytest.register_assert_rewrite(f"{__package__}.assertions", f"{__package__}._assertions")
 
 # The cassette fixtures live in their own module, written separately; wire them in when present.
 # find_spec first: an ImportError raised *inside* that module must surface, not hide it.

@@ -162,3 +162,13 @@ def test_the_hint_scan_finds_checkout_paths(tmp_path: Path) -> None:
                                    'HINT = f"run python scripts/record.py {1}"\nOK = "pip install docker"\n'
                                    'EDITABLE = "pip install -e .[test]"\n')
     assert [hit.split(":")[1] for hit in checkout_references(tmp_path)] == ["2", "4"]
+
+
+def test_every_subpackage_is_in_the_wheel() -> None:
+    """pyproject.toml lists the packages by hand: a new subpackage missing there is missing from the
+    wheel (the packaging tests find that too, but they are slow)."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    root = Path(__file__).resolve().parent.parent
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(root).parts) for p in (root / "pytest_dockerimages").rglob("__init__.py")}
+    assert found - listed == set()

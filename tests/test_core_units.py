@@ -156,6 +156,7 @@ def test_legacy_filter_and_errors_are_daemon_errors() -> None:
 
 # --- the image model and the store -------------------------------------------------------------
 
+
 @pytest.mark.parametrize(("fields", "message"), [
     ({"tags": "alpine"}, "tags: expected a list"),
     ({"tags": ["UPPER"]}, "tags[0]: 'UPPER'"),
@@ -197,6 +198,7 @@ def test_short_id_lookup_needs_a_unique_prefix() -> None:
 
 
 # --- seed files ---------------------------------------------------------------------------------
+
 
 def test_seed_round_trip_keeps_everything(tmp_path: Path) -> None:
     images = [Image(tags=["x:1"], digests=["r.example/x@sha256:" + "c" * 64], labels={"k": "v"},

@@ -119,7 +119,7 @@ class Cassette:
             if api is None:
                 continue
             if rules:
-                from ..assertions import images_json_problems
+                from .._assertions.body import images_json_problems
 
                 found = images_json_problems(document, api, query=it.target.partition("?")[2], profile=self.profile)
                 out += [f"{where}: {problem}" for problem in found]

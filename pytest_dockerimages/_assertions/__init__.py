@@ -1,0 +1,1 @@
+"""The assertion helpers' implementation; import them from `pytest_dockerimages.assertions`."""

@@ -1,0 +1,156 @@
+"""What every assertion helper shares: the itemised report, and reading what the user passed in
+(a body as bytes, text or parsed JSON; filters in either JSON form, as text or a dict)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence, Union
+
+from .._core.errors import DaemonError
+from .._core.model import Image
+from .._core.profiles import Profile
+from .._core.query import canonical_filters, filters_from_json
+from .._core.render import NONE_DIGEST, NONE_TAG
+
+Body = Union[bytes, bytearray, str, Sequence[Mapping[str, Any]]]
+QueryLike = Union[str, Mapping[str, Any], None]
+FiltersLike = Union[str, bytes, Mapping[str, Any], None]
+ProfileLike = Union[str, Profile, None]
+
+MAX_ITEMS = 40
+
+
+# --------------------------------------------------------------------------- reporting
+
+@dataclass(frozen=True)
+class Problem:
+    """One broken rule at one place; `where` names the image (or the whole body)."""
+
+    rule: str
+    where: str
+    text: str
+
+    def line(self) -> str:
+        return f"  - [{self.rule}] {self.where}: {self.text}" if self.where else f"  - [{self.rule}] {self.text}"
+
+
+def report(title: str, problems: Sequence[Problem]) -> str:
+    """The itemised message: a title, then one line per problem (capped, so a 500-image body stays readable)."""
+    lines = [f"{title}: {len(problems)} problem(s)"]
+    lines += [p.line() for p in problems[:MAX_ITEMS]]
+    if len(problems) > MAX_ITEMS:
+        lines.append(f"  ... and {len(problems) - MAX_ITEMS} more")
+    return "\n".join(lines)
+
+
+def fail(title: str, problems: Sequence[Problem]) -> None:
+    """Raise when there is anything to report; hidden from tracebacks like the public helpers."""
+    __tracebackhide__ = True
+    if problems:
+        raise AssertionError(report(title, problems))
+
+
+def first_name(doc: Mapping[str, Any]) -> str:
+    """The first real tag (else digest) of a summary: what a human recognises an image by."""
+    for key in ("RepoTags", "RepoDigests"):
+        values = doc.get(key)
+        if isinstance(values, list):
+            for value in values:
+                if isinstance(value, str) and value not in (NONE_TAG, NONE_DIGEST):
+                    return value
+    return "<untagged>"
+
+
+def label(doc: Any, index: int | None = None) -> str:
+    """`#2 image 1395ae826b0e (example/built:1)`: position, short id and first tag."""
+    prefix = f"#{index} " if index is not None else ""
+    if not isinstance(doc, Mapping):
+        return f"{prefix}item {doc!r:.40}"
+    image_id = doc.get("Id")
+    if isinstance(image_id, str) and image_id.startswith("sha256:"):
+        short = image_id[7:19]
+    else:
+        short = repr(image_id)[:19]
+    return f"{prefix}image {short} ({first_name(doc)})"
+
+
+def image_label(image: Image) -> str:
+    names = [t.familiar for t in image.tags] or [d.familiar for d in image.digests] or ["<untagged>"]
+    return f"image {image.id[7:19]} ({names[0]})"
+
+
+# --------------------------------------------------------------------------- input coercion
+
+def documents(body: Any) -> tuple[list[Mapping[str, Any]], list[Problem]]:
+    """Parse a body given as bytes, text or an already parsed list; non-summaries become problems."""
+    problems: list[Problem] = []
+    parsed: Any = body
+    if isinstance(body, (bytes, bytearray)):
+        try:
+            parsed = json.loads(bytes(body).decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            return [], [Problem("JSON", "body", f"not a JSON document: {exc}")]
+    elif isinstance(body, str):
+        try:
+            parsed = json.loads(body)
+        except ValueError as exc:
+            return [], [Problem("JSON", "body", f"not a JSON document: {exc}")]
+    if not isinstance(parsed, (list, tuple)):
+        return [], [Problem("schema", "body", f"expected a JSON array of ImageSummary, got {type(parsed).__name__}")]
+    docs: list[Mapping[str, Any]] = []
+    for i, item in enumerate(parsed):
+        if isinstance(item, Mapping):
+            docs.append(item)
+        else:
+            problems.append(Problem("schema", f"#{i}", f"expected an ImageSummary object, got {item!r:.60}"))
+    return docs, problems
+
+
+def int_field(doc: Mapping[str, Any], key: str) -> int | None:
+    """The field as an int, or None when missing or mistyped (the schema rule reports those)."""
+    value = doc.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value
+
+
+def plain_version(api_version: str) -> str:
+    """Accept `v1.45` as well as `1.45` (clients print both)."""
+    text = str(api_version).strip()
+    return text[1:] if text[:1] in ("v", "V") else text
+
+
+def filters_map_form(filters: Any) -> dict[str, dict[str, bool]]:
+    """Any dict form (slice, map, a bare string, a bool) as the daemon's map-of-bool form."""
+    if not isinstance(filters, Mapping):
+        raise TypeError(f"filters: expected a dict or a JSON string, got {type(filters).__name__}")
+    out: dict[str, dict[str, bool]] = {}
+    for key, value in filters.items():
+        if isinstance(value, bool):
+            out[str(key)] = {"true" if value else "false": True}
+        elif isinstance(value, str):
+            out[str(key)] = {value: True}
+        elif isinstance(value, Mapping):
+            out[str(key)] = {str(k): bool(v) for k, v in value.items()}
+        elif value is None:
+            out[str(key)] = {}
+        else:
+            out[str(key)] = {str(v): True for v in value}
+    return out
+
+
+def filter_args(filters: FiltersLike, profile: Profile) -> dict[str, dict[str, bool]]:
+    """Filters as the daemon parses them; either JSON form, as text or as a dict."""
+    if filters is None:
+        return {}
+    if isinstance(filters, (bytes, bytearray)):
+        filters = bytes(filters).decode("utf-8")
+    text = filters if isinstance(filters, str) else json.dumps(filters_map_form(filters))
+    try:
+        return filters_from_json(text, profile)
+    except DaemonError as exc:
+        raise ValueError(f"filters {text!r} are malformed: the daemon answers {exc.status} {exc.message!r}") from None
+
+
+def canonical_text(args: Mapping[str, Mapping[str, bool]]) -> str:
+    return json.dumps(canonical_filters(args), separators=(",", ":"))
