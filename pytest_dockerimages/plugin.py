@@ -2,16 +2,15 @@
 
 Thin wiring only.  The daemon lives in `fakedaemon`; everything heavier than pytest itself is
 imported inside hooks and fixtures, so merely having the plugin installed costs (almost)
-nothing in test runs that never use it.
+nothing in test runs that never use it.  The cassette and real-daemon modules are plugins of
+their own, registered through `pytest_plugins`, each with its options, markers and fixtures.
 
 Configuration, most specific first, key by key: `@pytest.mark.dockerimages(...)`, then the
-command-line options, then the ini keys, then the built-in defaults (profile
-`docker-28.1-containerd`, the `default_images()` set when neither a seed nor `images=` is given).
+command-line options, then the ini keys, then the built-in defaults (`DEFAULT_PROFILE`, the
+`default_images()` set when neither a seed nor `images=` is given).
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -19,21 +18,20 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import pytest
 
+from ._core.profiles import DEFAULT_PROFILE
+from ._options import CASSETTE_MARKER, FAKE_MARKER, option_group
+
 if TYPE_CHECKING:
     from ._fake.fakedaemon import FakeDaemon
 
 # Before anything imports them: assertion helpers get pytest's rewritten, itemised assert messages.
 pytest.register_assert_rewrite(f"{__package__}.assertions", f"{__package__}._assertions")
 
-# The cassette fixtures live in their own module, written separately; wire them in when present.
-# find_spec first: an ImportError raised *inside* that module must surface, not hide it.
-_cassette: Any = (
-    importlib.import_module(f"{__package__}._cassettes.fixtures")
-    if importlib.util.find_spec(f"{__package__}._cassettes.fixtures") is not None else None
-)
+#: The cassette marker, fixture and options, and the real-daemon fixture and option: plugins of
+#: their own, registered with this one.
+pytest_plugins = ["pytest_dockerimages._cassettes.fixtures", "pytest_dockerimages._real.fixture"]
 
-MARKER = "dockerimages"
-CASSETTE_MARKER = "dockerimages_cassette"
+MARKER = FAKE_MARKER
 MARKER_KEYWORDS = ("images", "seed", "profile")
 PROFILE_KEY = "dockerimages_profile"
 SEED_KEY = "dockerimages_seed"
@@ -91,11 +89,10 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("dockerimages", "fake Docker daemon (pytest-dockerimages)")
+    group = option_group(parser)
     group.addoption(
         "--dockerimages-profile", dest=PROFILE_KEY, default=None, metavar="NAME",
-        help="daemon profile the fake answers as (default: docker-28.1-containerd; "
-             "ini: dockerimages_profile)",
+        help=f"daemon profile the fake answers as (default: {DEFAULT_PROFILE}; ini: dockerimages_profile)",
     )
     group.addoption(
         "--dockerimages-seed", dest=SEED_KEY, default=None, metavar="FILE",
@@ -103,25 +100,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini(PROFILE_KEY, "daemon profile the fake Docker daemon answers as", default="")
     parser.addini(SEED_KEY, "seed file for the fake Docker daemon, relative to the ini file", default="")
-    from ._real.fixture import add_real_daemon_options
-
-    add_real_daemon_options(_GroupedParser(group, parser))  # type: ignore[arg-type]
-    if _cassette is not None and hasattr(_cassette, "addoption"):
-        _cassette.addoption(group, parser)
-
-
-class _GroupedParser:
-    """A parser stand-in whose options land in our --help group (ini keys stay global)."""
-
-    def __init__(self, group: Any, parser: pytest.Parser) -> None:
-        self.addoption = group.addoption
-        self.addini = parser.addini
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", _MARKER_LINE)
-    for line in getattr(_cassette, "MARKERS", ()) if _cassette is not None else ():
-        config.addinivalue_line("markers", line)
     profile = _configured_profile(config)
     if profile is not None:
         from ._core.profiles import PROFILES
@@ -157,18 +139,13 @@ def _configured_seed(config: pytest.Config) -> Path | None:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    from ._core.profiles import DEFAULT_PROFILE
-
     profile = (_configured_profile(config) or config.hook.pytest_dockerimages_default_profile(config=config)
                or DEFAULT_PROFILE)
     line = f"dockerimages: profile {profile}"
     seed = _configured_seed(config)
     if seed is not None:
         line += f", seed {seed}"
-    lines = [line]
-    if _cassette is not None and hasattr(_cassette, "header_line"):
-        lines.append(_cassette.header_line(config))
-    return lines
+    return [line]
 
 
 # --------------------------------------------------------------------------- marker checks
@@ -422,30 +399,3 @@ def dockerimages_client_in_process(dockerimages_client: Any, dockerimages_reques
     instead of through the socket. Skips without the docker SDK, as `dockerimages_client` does.
     """
     return dockerimages_requests_adapter.mount(dockerimages_client)
-
-
-@pytest.fixture(scope="session")
-def dockerimages_real_daemon(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A seeded real dockerd for the session (`RealDaemon`: .docker_host, .version, .store, ...).
-
-    Choose it with --dockerimages-real-daemon / ini dockerimages_real_daemon / env
-    DOCKERIMAGES_REAL_DAEMON.  Skips when the binaries are missing (fails under DOCKERIMAGES_STRICT=1).
-    """
-    from ._real.fixture import dockerimages_real_daemon_impl
-
-    yield from dockerimages_real_daemon_impl(request)
-
-
-def _reexport_cassette_fixtures() -> None:
-    """Expose the cassette module's fixtures from this plugin module, where pytest looks."""
-    if _cassette is None:
-        return
-    for name in getattr(_cassette, "__all__", dir(_cassette)):
-        value = getattr(_cassette, name, None)
-        # pytest >= 8.4 wraps fixtures in FixtureFunctionDefinition; older ones mark the function
-        is_fixture = type(value).__name__ == "FixtureFunctionDefinition" or hasattr(value, "_pytestfixturefunction")
-        if is_fixture and name not in globals():
-            globals()[name] = value
-
-
-_reexport_cassette_fixtures()

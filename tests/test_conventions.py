@@ -19,7 +19,8 @@ INI_KEYS = (
     "dockerimages_profile", "dockerimages_seed", "dockerimages_record_mode", "dockerimages_cassette_dir",
     "dockerimages_cassette_fallback", "dockerimages_pseudonyms", "dockerimages_real_daemon",
 )
-FIXTURES = ("dockerimages_fake", "dockerimages_host", "dockerimages_client", "dockerimages_cassette",
+FIXTURES = ("dockerimages_fake", "dockerimages_host", "dockerimages_client", "dockerimages_httpx",
+            "dockerimages_requests_adapter", "dockerimages_client_in_process", "dockerimages_cassette",
             "dockerimages_real_daemon", "_dockerimages_session_daemon")
 #: What loading the plugin (and running tests that do not use it) must not import.
 HEAVY = ("vcr", "jsonschema", "docker", "yaml", "requests", "httpx", "pytest_dockerimages._real.harness")
@@ -50,6 +51,14 @@ def test_help_lists_every_option_in_the_dockerimages_group(pytester: pytest.Pyte
         assert re.search(rf"^\s+{key} \(", text, re.M), f"ini key {key} not in --help"
 
 
+def test_help_shows_the_group_with_only_the_plugin_loaded_by_module_name(pytester: pytest.Pytester,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    result = pytester.runpytest_subprocess("-p", "pytest_dockerimages.plugin", "--help")
+    assert "fake Docker daemon (pytest-dockerimages):" in result.stdout.str()
+    assert set(re.findall(r"^\s+(--dockerimages-[a-z-]+)", result.stdout.str(), re.M)) == set(OPTIONS)
+
+
 def test_strict_markers_and_warnings_as_errors_pass_with_both_markers(pytester: pytest.Pytester,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     pytester.makepyfile(test_strict=textwrap.dedent("""
@@ -69,6 +78,10 @@ def test_strict_markers_and_warnings_as_errors_pass_with_both_markers(pytester: 
                                            "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2, warnings=0)
     assert "warnings summary" not in result.stdout.str()
+    result = pytester.runpytest_subprocess("-p", "dockerimages", "--markers")
+    for line in ("@pytest.mark.dockerimages(images=None, seed=None*",
+                 "@pytest.mark.dockerimages_cassette(name=None, record_mode=None, fallback=None)*"):
+        result.stdout.fnmatch_lines([line])
 
 
 def test_report_header_shows_profile_and_record_mode(pytester: pytest.Pytester) -> None:
@@ -80,6 +93,10 @@ def test_report_header_shows_profile_and_record_mode(pytester: pytest.Pytester) 
     pytester.makeini("[pytest]\ndockerimages_record_mode = once\n")
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(["dockerimages: record mode once (ini, markers may override)"])
+    pytester.makefile(".yaml", seed="images: []\n")
+    result = pytester.runpytest("-p", "no:cacheprovider", "--dockerimages-profile", "docker-26.1",
+                                "--dockerimages-seed", "seed.yaml")
+    result.stdout.fnmatch_lines(["dockerimages: profile docker-26.1, seed *seed.yaml"])
 
 
 def test_every_fixture_has_a_docstring(pytester: pytest.Pytester) -> None:
@@ -91,20 +108,6 @@ def test_every_fixture_has_a_docstring(pytester: pytest.Pytester) -> None:
         assert index is not None, f"{name} is not listed by pytest --fixtures"
         following = lines[index + 1] if index + 1 < len(lines) else ""
         assert following.startswith("    ") and "no docstring available" not in following, (name, following)
-
-
-def test_autoload_off_with_both_plugin_names(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytester.makepyfile(test_twice="def test_x(dockerimages_fake):\n    assert dockerimages_fake.images\n")
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-    for first, second in (("dockerimages", "pytest_dockerimages.plugin"), ("pytest_dockerimages.plugin", "dockerimages")):
-        result = pytester.runpytest_subprocess("-p", first, "-p", second)
-        result.assert_outcomes(passed=1)
-        monkeypatch.delenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD")  # entry point + both names
-        result = pytester.runpytest_subprocess("-p", first, "-p", second)
-        result.assert_outcomes(passed=1)
-        monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-    result = pytester.runpytest_subprocess("-p", "pytest_dockerimages.plugin", "--help")
-    assert "fake Docker daemon (pytest-dockerimages):" in result.stdout.str()
 
 
 def test_importing_the_plugin_is_cheap() -> None:

@@ -20,38 +20,6 @@ images:
 """
 
 
-def test_help_shows_the_option_group_and_ini_keys(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest("--help")
-    result.stdout.fnmatch_lines([
-        "fake Docker daemon (pytest-dockerimages):",
-        "*--dockerimages-profile=NAME*",
-        "*--dockerimages-seed=FILE*",
-        "*--dockerimages-real-daemon=NAME*",
-    ])
-    result.stdout.fnmatch_lines(["*dockerimages_profile (string)*", "*dockerimages_seed (string)*"])
-
-
-def test_fixtures_are_documented(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile("def test_x(): pass")
-    result = pytester.runpytest("--fixtures")
-    result.stdout.fnmatch_lines([
-        "dockerimages_fake*", "*A running fake Docker daemon*",
-        "dockerimages_host*", "*DOCKER_HOST of the fake daemon*",
-        "dockerimages_httpx*", "*answered in-process*",
-        "dockerimages_client*", "*docker.DockerClient*",
-        "dockerimages_real_daemon*",
-    ], consecutive=False)
-
-
-def test_report_header_default_and_configured(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile("def test_x(): pass")
-    result = pytester.runpytest()
-    result.stdout.fnmatch_lines(["dockerimages: profile docker-29.7-containerd"])
-    pytester.makefile(".yaml", seed=SEED)
-    result = pytester.runpytest("--dockerimages-profile", "docker-26.1", "--dockerimages-seed", "seed.yaml")
-    result.stdout.fnmatch_lines(["dockerimages: profile docker-26.1, seed *seed.yaml"])
-
-
 def test_precedence_marker_over_option_over_ini(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\ndockerimages_profile = docker-20.10\n")
     pytester.makepyfile(textwrap.dedent("""
@@ -133,19 +101,6 @@ def test_defaults_and_fresh_state_per_test_on_one_server(pytester: pytest.Pytest
             assert len(hosts) == 3 and len(set(hosts)) == 1
     """))
     pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=4)
-
-
-def test_strict_markers_accept_the_marker(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(textwrap.dedent("""
-        import pytest
-
-        @pytest.mark.dockerimages(profile="docker-26.1")
-        def test_x(dockerimages_fake):
-            assert dockerimages_fake.profile.name == "docker-26.1"
-    """))
-    result = pytester.runpytest("--strict-markers", "-W", "error::pytest.PytestUnknownMarkWarning")
-    result.assert_outcomes(passed=1)
-    pytester.runpytest("--markers").stdout.fnmatch_lines(["@pytest.mark.dockerimages(images=None, seed=None*"])
 
 
 def test_unknown_marker_keyword_fails_that_test_only(pytester: pytest.Pytester) -> None:
@@ -374,25 +329,34 @@ def test_server_errors_fail_the_test(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*RuntimeError: backend exploded*", "FAILED *test_boom*"])
 
 
-def test_autoload_off_with_p_and_loading_twice(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytester.makepyfile(textwrap.dedent("""
-        def test_x(dockerimages_fake):
-            assert dockerimages_fake.images
+@pytest.mark.parametrize(("autoload", "args", "conftest", "outcome"), [
+    (False, ["-p", "dockerimages"], False, "passed"),
+    (False, [], False, "errors"),  # without -p, the fixture really is absent
+    (False, ["-p", "dockerimages", "-p", "pytest_dockerimages.plugin"], False, "passed"),  # both names
+    (False, ["-p", "pytest_dockerimages.plugin", "-p", "dockerimages"], False, "passed"),
+    (True, ["-p", "dockerimages"], False, "passed"),  # entry point + -p
+    (True, ["-p", "pytest_dockerimages.plugin"], False, "passed"),  # entry point + module name
+    (True, ["-p", "pytest_dockerimages.plugin", "-p", "dockerimages"], False, "passed"),  # all three
+    (True, [], True, "passed"),  # entry point + conftest
+    (False, [], True, "passed"),  # conftest only
+], ids=lambda value: " ".join(value) if isinstance(value, list) else str(value))
+def test_loaded_once_whichever_way_and_however_often(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                                                    autoload: bool, args: list[str], conftest: bool,
+                                                    outcome: str) -> None:
+    """The entry point, `-p` with either name and `pytest_plugins` in a conftest, in any mix: the
+    plugin (and the modules it registers) loads once, or, with none of them, not at all."""
+    pytester.makepyfile(test_x=textwrap.dedent("""
+        import pytest
+
+        @pytest.mark.dockerimages_cassette("docker-26.1")
+        def test_x(dockerimages_fake, dockerimages_cassette):
+            pass
     """))
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-    result = pytester.runpytest_subprocess("-p", "dockerimages")
-    result.assert_outcomes(passed=1)
-    result = pytester.runpytest_subprocess()
-    result.assert_outcomes(errors=1)  # without -p, the fixture really is absent
-    monkeypatch.delenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
-    result = pytester.runpytest_subprocess("-p", "dockerimages")  # entry point + -p
-    result.assert_outcomes(passed=1)
-    result = pytester.runpytest_subprocess("-p", "pytest_dockerimages.plugin")  # entry point + module name
-    result.assert_outcomes(passed=1)
-    pytester.makeconftest('pytest_plugins = ["pytest_dockerimages.plugin"]\n')
-    pytester.runpytest_subprocess().assert_outcomes(passed=1)  # entry point + conftest
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-    pytester.runpytest_subprocess().assert_outcomes(passed=1)  # conftest only
+    if conftest:
+        pytester.makeconftest('pytest_plugins = ["pytest_dockerimages.plugin"]\n')
+    if not autoload:
+        monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.runpytest_subprocess(*args).assert_outcomes(**{outcome: 1})
 
 
 def test_xdist_gives_each_worker_its_own_daemon(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:

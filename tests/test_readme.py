@@ -220,11 +220,14 @@ def test_options_table_matches_the_plugin(pytester: pytest.Pytester) -> None:
 
 
 def test_fixtures_table_matches_the_plugin() -> None:
+    import importlib
+
     from pytest_dockerimages import plugin
 
-    public = {name for name in dir(plugin) if name.startswith("dockerimages_")
-              and (type(getattr(plugin, name)).__name__ == "FixtureFunctionDefinition"
-                   or hasattr(getattr(plugin, name), "_pytestfixturefunction"))}
+    modules = [plugin, *map(importlib.import_module, plugin.pytest_plugins)]  # the modules it registers
+    public = {name for module in modules for name in dir(module) if name.startswith("dockerimages_")
+              and (type(getattr(module, name)).__name__ == "FixtureFunctionDefinition"
+                   or hasattr(getattr(module, name), "_pytestfixturefunction"))}
     assert {cell.strip("`") for cell in _first_column(_section("Fixtures"))} == public
 
 

@@ -423,14 +423,11 @@ def test_start_failure_reports_the_log_and_cleans_up(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- the fixture
 
 
-# The inner runs disable the installed plugin (-p no:dockerimages) and wire the fixture module
-# by hand, so these tests check realdaemon_fixture alone, whatever state plugin.py is in.
+# The inner runs disable the installed plugin (-p no:dockerimages) and register the fixture module
+# alone, as plugin.py registers it, so these tests check it whatever state plugin.py is in.
 NO_PLUGIN = ("-p", "no:dockerimages")
 CONFTEST = """
-from pytest_dockerimages._real.fixture import add_real_daemon_options, dockerimages_real_daemon
-
-def pytest_addoption(parser):
-    add_real_daemon_options(parser)
+pytest_plugins = ["pytest_dockerimages._real.fixture"]
 """
 
 

@@ -31,26 +31,29 @@ import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Generator, Iterator
 
 import pytest
 
 from .._files.resources import BUILTIN_CASSETTES, builtin_cassette
+from .._options import CASSETTE_MARKER, option_group
+from .._options import ini as _ini
+from .._options import option as _opt
 from .hooks import before_record
 
-__all__ = ["addoption", "header_line", "before_record", "MARKERS", "dockerimages_cassette", "RECORD_MODES",
-           "BUILTIN_CASSETTES", "CassetteHandle"]
+__all__ = ["dockerimages_cassette", "CassetteHandle", "RECORD_MODES", "MARKER", "MARKER_KWARGS", "record_mode",
+           "cassette_folder", "safe_file_name"]
 
 RECORD_MODES = ("none", "once", "new_episodes", "all")
-MARKER = "dockerimages_cassette"
+MARKER = CASSETTE_MARKER
 MARKER_KWARGS = ("name", "record_mode", "fallback")
-MARKERS = [
+MARKER_LINE = (
     "dockerimages_cassette(name=None, record_mode=None, fallback=None): replay (or record) the Docker daemon "
     "interactions of this test from a cassette through the dockerimages_cassette fixture; name: a built-in "
     f"cassette ({', '.join(BUILTIN_CASSETTES)}) or a file in the cassette folder (default: "
     "cassettes/<module>/<test>.yaml); record_mode: one of none, once, new_episodes, all; fallback: answer "
-    "unrecorded requests with the fake daemon seeded from the cassette's images",
-]
+    "unrecorded requests with the fake daemon seeded from the cassette's images"
+)
 
 OPT_MODE = "dockerimages_record_mode"
 OPT_DIR = "dockerimages_cassette_dir"
@@ -58,29 +61,21 @@ OPT_HOST = "dockerimages_docker_host"
 OPT_SAVE_FAILED = "dockerimages_save_failed"
 INI_FALLBACK = "dockerimages_cassette_fallback"
 INI_PSEUDONYMS = "dockerimages_pseudonyms"
-_HOOKS_NAME = "dockerimages-cassette-hooks"
 
 
-def addoption(group: Any, parser: Any) -> None:
-    """Register the options (in ``group``, the plugin's ``dockerimages`` group) and the ini keys.
-
-    ``group=None`` (this module loaded as a plugin on its own) uses ``parser.getgroup``. Calling
-    it twice is harmless."""
-    if group is None:
-        group = parser.getgroup("dockerimages", "fake Docker daemon (pytest-dockerimages)")
-    existing = {name for opt in getattr(group, "options", []) for name in opt.names()}
-    if "--dockerimages-record-mode" not in existing:
-        group.addoption("--dockerimages-record-mode", dest=OPT_MODE, default=None, choices=RECORD_MODES,
-                        help="cassette record mode for every test, over markers and ini: none (replay only, "
-                             "the default), once, new_episodes, all (ini: dockerimages_record_mode)")
-        group.addoption("--dockerimages-cassette-dir", dest=OPT_DIR, default=None, metavar="DIR",
-                        help="folder of the cassettes (default: cassettes/ beside each test file; "
-                             "ini: dockerimages_cassette_dir)")
-        group.addoption("--dockerimages-docker-host", dest=OPT_HOST, default=None, metavar="URL",
-                        help="real daemon to record from (unix:// or tcp://; default: DOCKER_HOST, else "
-                             "unix:///var/run/docker.sock)")
-        group.addoption("--dockerimages-save-failed", dest=OPT_SAVE_FAILED, action="store_true", default=False,
-                        help="save the cassettes of tests that fail while recording (default: discard them)")
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = option_group(parser)
+    group.addoption("--dockerimages-record-mode", dest=OPT_MODE, default=None, choices=RECORD_MODES,
+                    help="cassette record mode for every test, over markers and ini: none (replay only, "
+                         "the default), once, new_episodes, all (ini: dockerimages_record_mode)")
+    group.addoption("--dockerimages-cassette-dir", dest=OPT_DIR, default=None, metavar="DIR",
+                    help="folder of the cassettes (default: cassettes/ beside each test file; "
+                         "ini: dockerimages_cassette_dir)")
+    group.addoption("--dockerimages-docker-host", dest=OPT_HOST, default=None, metavar="URL",
+                    help="real daemon to record from (unix:// or tcp://; default: DOCKER_HOST, else "
+                         "unix:///var/run/docker.sock)")
+    group.addoption("--dockerimages-save-failed", dest=OPT_SAVE_FAILED, action="store_true", default=False,
+                    help="save the cassettes of tests that fail while recording (default: discard them)")
     parser.addini(OPT_MODE, "cassette record mode: none (default), once, new_episodes, all", default="")
     parser.addini(OPT_DIR, "folder of the cassettes, relative to the ini file", default="")
     parser.addini(INI_FALLBACK, "answer requests a cassette lacks with the fake daemon", type="bool", default=False)
@@ -88,21 +83,20 @@ def addoption(group: Any, parser: Any) -> None:
                   type="linelist", default=[])
 
 
-def header_line(config: pytest.Config) -> str:
-    """The report header line: the run's record mode (command line, else ini, else none)."""
-    option = _opt(config, OPT_MODE)
-    ini = str(_ini(config, OPT_MODE) or "").strip()
-    line = f"dockerimages: record mode {option or ini or 'none'}"
-    if option:
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_LINE)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """The run's record mode (command line, else ini, else none)."""
+    from_option = _opt(config, OPT_MODE)
+    from_ini = str(_ini(config, OPT_MODE) or "").strip()
+    line = f"dockerimages: record mode {from_option or from_ini or 'none'}"
+    if from_option:
         line += " (--dockerimages-record-mode, over markers)"
-    elif ini:
+    elif from_ini:
         line += " (ini, markers may override)"
-    return line
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    """Only used when this module is loaded as a plugin by itself (``-p``)."""
-    addoption(None, parser)
+    return [line]
 
 
 # --------------------------------------------------------------------------- settings
@@ -115,20 +109,6 @@ class _Settings:
     fallback: bool
     path: Path
     builtin: bool
-
-
-def _opt(config: pytest.Config, name: str) -> Any:
-    try:
-        return config.getoption(name, default=None)
-    except ValueError:
-        return None
-
-
-def _ini(config: pytest.Config, name: str) -> Any:
-    try:
-        return config.getini(name)
-    except ValueError:
-        return None
 
 
 def _marker_args(request: pytest.FixtureRequest) -> dict[str, Any]:
@@ -309,30 +289,31 @@ _HANDLE = pytest.StashKey[CassetteHandle]()
 _REPORTS = pytest.StashKey[dict[str, Any]]()
 
 
-class _Hooks:
-    """Turns a cassette miss into a failure of the test itself and remembers phase outcomes."""
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item,
+                              call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Keeps each phase's report on the item: a test that failed while recording saves no cassette."""
+    report: pytest.TestReport = yield
+    item.stash.setdefault(_REPORTS, {})[report.when] = report
+    return report
 
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: Any) -> Iterator[None]:
-        outcome: Any = yield
-        report = outcome.get_result()
-        item.stash.setdefault(_REPORTS, {})[report.when] = report
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Fail the test itself when it sent a request its cassette lacks (the client may have hidden the
+    500); when the test failed anyway, the cassette's report is added to its own."""
+    try:
+        yield
+    except BaseException:
         handle = item.stash.get(_HANDLE, None)
-        if handle is None or report.when != "call":
-            return
-        problem = handle.problems()
-        if problem is None:
-            return
-        if report.passed:
-            report.outcome = "failed"
-            report.longrepr = f"dockerimages cassette: {problem}"
-        else:
-            report.sections.append(("dockerimages cassette", problem))
-
-
-def _ensure_hooks(config: pytest.Config) -> None:
-    if config.pluginmanager.get_plugin(_HOOKS_NAME) is None:
-        config.pluginmanager.register(_Hooks(), _HOOKS_NAME)
+        problem = handle.problems() if handle is not None else None
+        if problem is not None:
+            item.add_report_section("call", "dockerimages cassette", problem)
+        raise
+    handle = item.stash.get(_HANDLE, None)
+    problem = handle.problems() if handle is not None else None
+    if problem is not None:
+        pytest.fail(f"dockerimages cassette: {problem}", pytrace=False)
 
 
 def _command_for(request: pytest.FixtureRequest, settings: _Settings, mode: str) -> str:
@@ -409,7 +390,6 @@ def dockerimages_cassette(request: pytest.FixtureRequest) -> Iterator[CassetteHa
     """
     settings = _settings(request)
     handle = _start(request, settings)
-    _ensure_hooks(request.config)
     request.node.stash[_HANDLE] = handle
     try:
         yield handle
@@ -434,8 +414,9 @@ def _save(request: pytest.FixtureRequest, handle: CassetteHandle) -> None:
             "teardown", "dockerimages cassette",
             f"not saving {handle.path}: the test failed while recording (use --dockerimages-save-failed to keep it)")
         return
-    hook = request.node.ihook.pytest_dockerimages_before_record
-    handle.cassette.interactions = before_record(hook, handle.cassette.interactions, handle.path, request.config)
+    handle.cassette.interactions = before_record(request.config.pluginmanager, handle.cassette.interactions,
+                                                 handle.path, request.config,
+                                                 hook=request.node.ihook.pytest_dockerimages_before_record)
     if not handle.cassette.interactions:
         return
     handle.cassette.save(handle.path, mode="replace_keys" if handle.mode == "all" else "merge")

@@ -23,21 +23,31 @@ class HookLoadError(Exception):
     """A ``conftest.py`` or an installed plugin could not be loaded; the message names it."""
 
 
-def before_record(hook: Any, interactions: list[Any], path: Path, config: Any) -> list[Any]:
+def before_record(manager: pluggy.PluginManager, interactions: list[Any], path: Path, config: Any, *,
+                  hook: Any = None) -> list[Any]:
     """``interactions`` after the ``pytest_dockerimages_before_record`` implementations, chained:
-    each gets the previous one's result; None keeps, False drops, an Interaction replaces."""
+    each gets the previous one's result; None keeps, False drops (the rest are not asked), an
+    Interaction replaces. ``hook``: the relay whose implementations apply (a test item's, so that
+    only its ``conftest.py`` files count), by default every one ``manager`` holds.
+
+    Each implementation is called through pluggy, on a hook caller without the others (pluggy gives
+    it the arguments it names, and reports its errors), so that the next one gets its result."""
     from .format import Interaction
 
+    name = "pytest_dockerimages_before_record"
+    hook = getattr(manager.hook, name) if hook is None else hook
     impls = [impl for impl in reversed(hook.get_hookimpls())
              if not (getattr(impl, "hookwrapper", False) or getattr(impl, "wrapper", False))]
     if not impls:
         return interactions
+    everyone = {impl.plugin for impl in getattr(manager.hook, name).get_hookimpls()}
+    steps = [(impl, manager.subset_hook_caller(name, remove_plugins=everyone - {impl.plugin})) for impl in impls]
     kept = []
     for interaction in interactions:
         current = interaction
-        for impl in impls:
-            values = {"interaction": current, "cassette_path": path, "config": config}
-            result = impl.function(*(values[name] for name in impl.argnames))
+        for impl, step in steps:
+            results = step(interaction=current, cassette_path=path, config=config)
+            result = results[0] if results else None
             if result is False:
                 current = None
                 break
@@ -78,9 +88,9 @@ def _load_conftest(path: Path) -> Any:
     return module
 
 
-def record_hooks(conftest: Path | None = None, *, plugins: bool = True) -> Any:
-    """The ``pytest_dockerimages_before_record`` hook relay for recording outside pytest: the
-    installed pytest plugins' implementations (``plugins``), then ``conftest``'s."""
+def record_hooks(conftest: Path | None = None, *, plugins: bool = True) -> pluggy.PluginManager:
+    """A plugin manager with the ``pytest_dockerimages_before_record`` implementations for recording
+    outside pytest: the installed pytest plugins' (``plugins``), then ``conftest``'s."""
     from .. import hookspecs
 
     manager = _PluginManager("pytest")
@@ -92,4 +102,4 @@ def record_hooks(conftest: Path | None = None, *, plugins: bool = True) -> Any:
             raise HookLoadError(f"an installed pytest plugin failed to load: {type(exc).__name__}: {exc}") from exc
     if conftest is not None:
         manager.register(_load_conftest(conftest), f"conftest:{conftest}")
-    return manager.hook.pytest_dockerimages_before_record
+    return manager

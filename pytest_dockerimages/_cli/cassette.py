@@ -61,7 +61,7 @@ def _record(args: argparse.Namespace) -> int:
     if out.is_dir():
         raise _error(f"-o {out} is a folder", "give a file name such as cassettes/mine.yaml")
     try:
-        hook = record_hooks(Path(args.conftest) if args.conftest else None, plugins=not args.no_plugins)
+        hooks = record_hooks(Path(args.conftest) if args.conftest else None, plugins=not args.no_plugins)
     except HookLoadError as exc:
         raise _error(str(exc), "fix it, or record with --no-plugins / without --conftest") from None
     cassette = Cassette(path=out)
@@ -75,7 +75,7 @@ def _record(args: argparse.Namespace) -> int:
         progress = sys.stderr if is_tty(sys.stderr) and not args.quiet else None
         record_matrix(backend, requests, progress=progress)
         try:
-            cassette.interactions = before_record(hook, cassette.interactions, out, None)
+            cassette.interactions = before_record(hooks, cassette.interactions, out, None)
         except Exception as exc:
             raise _error(f"a pytest_dockerimages_before_record hook failed: {type(exc).__name__}: {exc}") from None
         count = len(cassette.interactions)

@@ -1,9 +1,9 @@
 """The `dockerimages_real_daemon` fixture: a seeded real dockerd for the whole session.
 
-Why a separate module: plugin.py wires it in (import `dockerimages_real_daemon` into the plugin
-module, and call `add_real_daemon_options(parser)` from its `pytest_addoption`), while the
-daemon machinery in `realdaemon` stays free of pytest imports.  This module imports `realdaemon`
-only when a real daemon is asked for, so registering the options keeps plugin start-up cheap.
+Why a separate module: it is a pytest plugin of its own (plugin.py lists it in `pytest_plugins`),
+with its option and fixture, while the daemon machinery in `harness` stays free of pytest imports.
+This module imports `harness` only when a real daemon is asked for, so registering the options
+keeps plugin start-up cheap.
 
 Which daemon: command-line option `--dockerimages-real-daemon=NAME`, else ini
 `dockerimages_real_daemon`, else env var DOCKERIMAGES_REAL_DAEMON, else "docker-26.1".
@@ -19,9 +19,11 @@ without a daemon must skip, as README says.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Iterator, NoReturn
+from typing import TYPE_CHECKING, Iterator, NoReturn
 
 import pytest
+
+from .._options import ini, option, option_group
 
 if TYPE_CHECKING:  # pragma: no cover
     from .harness import RealDaemon
@@ -34,12 +36,12 @@ __all__ = [
     "strict",
     "skip_or_fail",
     "dockerimages_real_daemon",
-    "dockerimages_real_daemon_impl",
+    "started_real_daemon",
 ]
 
 OPTION_NAME = "dockerimages_real_daemon"
-#: `realdaemon.VARIANTS` and `realdaemon.DEFAULT_VARIANT`, repeated here so the options can be
-#: registered without importing `realdaemon` (a test keeps them equal).
+#: `harness.VARIANTS` and `harness.DEFAULT_VARIANT`, repeated here so the options can be
+#: registered without importing `harness` (a test keeps them equal).
 VARIANT_NAMES = (
     "docker-20.10", "docker-26.1", "docker-26.1-containerd", "docker-28.1", "docker-28.1-containerd",
     "docker-28.5", "docker-28.5-containerd", "docker-29.7", "docker-29.7-containerd",
@@ -48,13 +50,10 @@ DEFAULT_VARIANT = "docker-26.1"
 
 
 def add_real_daemon_options(parser: pytest.Parser) -> None:
-    """Register the option and the ini key (call from the plugin's pytest_addoption).
-
-    A second call on the same parser group is a no-op; do not also register it from a conftest
-    while the plugin (which calls this from its own option group) is loaded."""
+    """Register the option (in the `dockerimages` group) and the ini key; a second call is a no-op."""
     choices = ", ".join(VARIANT_NAMES)
     try:
-        parser.addoption(
+        option_group(parser).addoption(
             "--dockerimages-real-daemon", dest=OPTION_NAME, default=None, metavar="NAME",
             help=f"real daemon for the dockerimages_real_daemon fixture ({choices}; default {DEFAULT_VARIANT})",
         )
@@ -63,18 +62,14 @@ def add_real_daemon_options(parser: pytest.Parser) -> None:
     parser.addini(OPTION_NAME, f"real daemon for the dockerimages_real_daemon fixture ({choices})", default="")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_real_daemon_options(parser)
+
+
 def selected_variant(config: pytest.Config) -> str:
     """Option, then ini, then env var, then the default. Tolerates the option or ini key not being
-    registered (e.g. before plugin.py wires them in)."""
-    try:
-        value = config.getoption(OPTION_NAME, default=None)
-    except ValueError:
-        value = None
-    if not value:
-        try:
-            value = config.getini(OPTION_NAME)
-        except ValueError:
-            value = None
+    registered (this module's hooks not loaded)."""
+    value = option(config, OPTION_NAME) or ini(config, OPTION_NAME)
     from .harness import get_variant
 
     name = str(value or os.environ.get("DOCKERIMAGES_REAL_DAEMON") or DEFAULT_VARIANT).strip()
@@ -97,15 +92,6 @@ def skip_or_fail(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
-def dockerimages_real_daemon_impl(request: Any) -> Iterator[RealDaemon]:
-    """Start the selected variant with a local registry, seed it, yield it, stop both.
-
-    Yields a RealDaemon (.docker_host, .pid, .version, .store, .seed, .registry). This is the
-    undecorated generator, for wrapping with a different scope or name; `dockerimages_real_daemon`
-    is it as a session-scoped fixture."""
-    yield from started_real_daemon(selected_variant(request.config))
-
-
 def started_real_daemon(variant: str) -> Iterator[RealDaemon]:
     """Start and seed `variant`, yield it, stop it; skip (fail when strict) when it is not installed."""
     from .harness import MissingDaemonError, dockerimages_real_daemon_factory
@@ -121,6 +107,11 @@ def started_real_daemon(variant: str) -> Iterator[RealDaemon]:
         factory.__exit__(None, None, None)
 
 
-dockerimages_real_daemon = pytest.fixture(scope="session", name="dockerimages_real_daemon")(
-    dockerimages_real_daemon_impl
-)
+@pytest.fixture(scope="session")
+def dockerimages_real_daemon(request: pytest.FixtureRequest) -> Iterator[RealDaemon]:
+    """A seeded real dockerd for the session (`RealDaemon`: .docker_host, .version, .store, ...).
+
+    Choose it with --dockerimages-real-daemon / ini dockerimages_real_daemon / env
+    DOCKERIMAGES_REAL_DAEMON.  Skips when the binaries are missing (fails under DOCKERIMAGES_STRICT=1).
+    """
+    yield from started_real_daemon(selected_variant(request.config))
