@@ -21,7 +21,9 @@ import rules_store
 from pytest_dockerimages._core.profiles import version_tuple
 from pytest_dockerimages._core.query import bool_value, parse_form
 from pytest_dockerimages._core.timestamps import NANOS
+from pytest_dockerimages._fake.fakedaemon import FakeDaemon
 from pytest_dockerimages._files.seed import parse_seed
+from pytest_dockerimages._http.unixhttp import request
 from pytest_dockerimages.assertions import (
     assert_containers_default,
     assert_filter_semantics,
@@ -366,11 +368,10 @@ def test_filters_in_either_form() -> None:
 
 
 def test_fake_daemon_as_universe() -> None:
-    fakedaemon = pytest.importorskip("pytest_dockerimages._fake.fakedaemon")
     golden = GOLDENS["docker-26.1-containerd"]
     interaction = _interaction("docker-26.1-containerd", "26-until")
     now = interaction["now"] * NANOS
-    fake = fakedaemon.FakeDaemon(images=parse_seed(golden["seed"]).images, profile="docker-26.1-containerd",
+    fake = FakeDaemon(images=parse_seed(golden["seed"]).images, profile="docker-26.1-containerd",
                                  clock=lambda: now - 60 * NANOS)
     assert_filter_semantics(fake, '{"until":["2024-01-01T00:00:00Z"]}', interaction["body"], now_ns=now)
     plain = _interaction("docker-26.1-containerd", "01-")["body"]
@@ -381,9 +382,6 @@ def test_fake_daemon_as_universe() -> None:
 
 def test_fake_daemon_clock_is_where_until_durations_count_from() -> None:
     """Without now_ns, `until` durations count from the FakeDaemon's clock, as the fake's own answer does."""
-    from pytest_dockerimages._fake.fakedaemon import FakeDaemon
-    from pytest_dockerimages._http.unixhttp import request
-
     day = 24 * 3600
     images = [{"tags": ["old:1"], "created": 946684800}, {"tags": ["new:1"], "created": 946684800 + 2 * day}]
     filters = '{"until":["24h"]}'
@@ -603,10 +601,7 @@ def test_no_requests_at_all() -> None:
 
 
 def test_requests_of_a_running_fake_daemon() -> None:
-    fakedaemon = pytest.importorskip("pytest_dockerimages._fake.fakedaemon")
-    from pytest_dockerimages._http.unixhttp import request
-
-    with fakedaemon.FakeDaemon(profile="docker-26.1") as fake:
+    with FakeDaemon(profile="docker-26.1") as fake:
         status, _, _ = request(fake.docker_host, "GET", DANGLING_MAP)
         assert status == 200
         request(fake.docker_host, "GET", "/images/json?shared-size=1")
