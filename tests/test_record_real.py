@@ -133,13 +133,16 @@ def test_pytest_record_once_then_replay_without_daemon(daemon: RealDaemon, pytes
             tagged = client.images(filters={"dangling": False})
             print("SEEN", json.dumps(sorted(e["Id"] for e in images + tagged)))
     """))
-    first = pytester.runpytest("-p", "no:cacheprovider", "-s", "--dockerimages-record-mode=once",
-                               f"--dockerimages-docker-host={daemon.docker_host}")
+    # subprocesses: an inline run imports the docker SDK after pytester's sys.modules snapshot, and
+    # its restore would leave this process with two copies of http.cookiejar (see test_replay_clients)
+    first = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s", "--dockerimages-record-mode=once",
+                                          f"--dockerimages-docker-host={daemon.docker_host}")
     first.assert_outcomes(passed=1)
     cassette = pytester.path / "cassettes" / "test_casreal" / "test_listing.yaml"
     assert cassette.is_file()
     daemon.stop()
-    second = pytester.runpytest("-p", "no:cacheprovider", "-s", f"--dockerimages-docker-host={daemon.docker_host}")
+    second = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s",
+                                           f"--dockerimages-docker-host={daemon.docker_host}")
     second.assert_outcomes(passed=1)
     seen = [line.partition("SEEN ")[2] for line in first.stdout.lines if "SEEN " in line]
     assert seen and seen == [line.partition("SEEN ")[2] for line in second.stdout.lines if "SEEN " in line]

@@ -194,7 +194,12 @@ def test_unrecorded_request_fails_the_test_with_a_useful_message(pytester: pytes
             client = docker.APIClient(base_url=dockerimages_cassette.docker_host, version="auto")
             client.images(filters={{"label": "never-recorded"}})
     """))
-    result = pytester.runpytest("-p", "no:cacheprovider", "-rA")
+    # A subprocess: in-process, pytester would drop the modules the inner test imports (the docker SDK,
+    # requests, http.cookiejar) from sys.modules afterwards, while the `http` package keeps its
+    # `cookiejar` attribute; a later import of requests in this process then meets two copies of
+    # http.cookiejar ("You can only merge into CookieJar"). Whether this test met that depended on
+    # which tests an xdist worker ran before it.
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rA")
     result.assert_outcomes(failed=2)
     out = result.stdout.str()
     # the request as the client sent it, what it was matched as, the nearest recordings, the fix
