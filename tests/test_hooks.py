@@ -265,3 +265,27 @@ def test_hookspecs_are_documented_and_registered(pytester: pytest.Pytester) -> N
     """))
     pytester.makepyfile(test_x="def test_x(): pass")
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_before_record_implementations_are_called_through_pluggy(pytester: pytest.Pytester,
+                                                                  upstream: FakeDaemon) -> None:
+    """pluggy calls each implementation (its hook call monitoring sees them), not the plugin directly."""
+    pytester.makeconftest("""
+        CALLS = []
+
+        def pytest_configure(config):
+            def before(hook_name, hook_impls, kwargs):
+                if hook_name == "pytest_dockerimages_before_record":
+                    CALLS.append([impl.plugin_name for impl in hook_impls])
+            config.pluginmanager.add_hookcall_monitoring(before, lambda *args: None)
+
+        def pytest_dockerimages_before_record(interaction):
+            return None
+
+        def pytest_sessionfinish(session):
+            print("BEFORE_RECORD_CALLS", len(CALLS))
+    """)
+    pytester.makepyfile(test_rec=RECORDING_TESTS)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-s", f"--dockerimages-docker-host={upstream.docker_host}")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*BEFORE_RECORD_CALLS 3*"])  # once per recorded interaction
