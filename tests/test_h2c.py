@@ -96,6 +96,7 @@ def test_other_http2_request_lines_get_go_s_505() -> None:
                       b"505 HTTP Version Not Supported: unsupported protocol version")
 
 
+@pytest.mark.slow
 def test_http1_clients_still_served_when_h2c_is_on() -> None:
     with FakeDaemon(profile="docker-29.7") as fake:
         answer = raw_exchange(fake.server.unix_path or "", b"GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")

@@ -83,6 +83,7 @@ def _label(target: str) -> str:
     return json.loads(urllib.parse.unquote(target.split("filters=", 1)[1]))["label"][0]
 
 
+@pytest.mark.slow
 def test_killing_a_recorder_at_random_moments_never_breaks_the_cassette(upstream: FakeDaemon, tmp_path: Path) -> None:
     path = tmp_path / "cassettes" / "killed.yaml"
     rnd = random.Random(20261129)

@@ -52,6 +52,8 @@ from pytest_dockerimages._files.schema import validate
 from pytest_dockerimages._files.seed import Seed, parse_seed
 from pytest_dockerimages._http.unixhttp import connection_for
 
+pytestmark = pytest.mark.slow  # thousands of generated requests per test
+
 ALL_PROFILES: list[Profile] = list(PROFILES.values())
 IMAGES = default_images() + [Image(tags=["UPPERCASE-free/name:tag", "docker.io/library/alpine:3"], created=1_000,
                                    labels={"k": "v", "url": "https://example.invalid/x"})]

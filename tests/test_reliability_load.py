@@ -36,6 +36,8 @@ from pytest_dockerimages._files.seed import Seed
 from pytest_dockerimages._http.unixhttp import connection_for, request
 from pytest_dockerimages._real.fixture import skip_or_fail
 
+pytestmark = pytest.mark.slow  # many clients, parallel pytest sessions: seconds each
+
 ROOT = Path(__file__).resolve().parent.parent
 ID1, ID2, ID3, ID4 = ("sha256:" + c * 64 for c in "1234")
 STATE_A = (Image(id=ID1, tags=["app:1", "moving:1"], created=1_700_000_000, labels={"state": "a"}),
