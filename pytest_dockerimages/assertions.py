@@ -10,14 +10,14 @@ The rules are not a second copy of the daemon: where a rule depends on a release
 """
 from __future__ import annotations
 
-from ._assertions.body import (
+from ._assertions.body import assert_valid_images_json
+from ._assertions.checks import (
     assert_containers_default,
     assert_ids_well_formed,
     assert_no_placeholders,
     assert_placeholders_for_untagged,
     assert_shared_size_default,
     assert_sorted_by_created,
-    assert_valid_images_json,
     assert_virtual_size_rule,
 )
 from ._assertions.filter_semantics import assert_filter_semantics

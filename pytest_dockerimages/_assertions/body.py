@@ -1,11 +1,11 @@
 """Checks of one `GET /images/json` body: the schema of its API version and the field rules that depend
-on the version, the query and the release (`assert_valid_images_json` and the small named checks)."""
+on the version, the query and the release (`assert_valid_images_json`; `checks.py` has each rule alone)."""
 from __future__ import annotations
 
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 from urllib.parse import urlencode
 
 from .._core.errors import DaemonError
@@ -30,12 +30,12 @@ from .common import (
 _INDEX_RE = re.compile(r"^\$?\[(\d+)\]")
 # Where a rule changes for some release, for checks given no profile (from the profile rows), named so
 # that a message can quote them.
-_SHARED_SIZE_FROM = earliest_from("shared_size_from")
+SHARED_SIZE_FROM = earliest_from("shared_size_from")
 _PLACEHOLDERS_BELOW = latest_below("none_placeholders_below")
 _VIRTUAL_SIZE_BELOW = latest_below("virtual_size_below")
 _MANIFESTS_FROM = earliest_from("manifests_from")
 _DESCRIPTOR_FROM = earliest_from("descriptor_from")
-_CONTAINERS_FROM = earliest_from("containers_from")
+CONTAINERS_FROM = earliest_from("containers_from")
 
 
 def _query_string(query: QueryLike) -> str:
@@ -59,7 +59,7 @@ def _query_string(query: QueryLike) -> str:
 
 # --------------------------------------------------------------------------- field rules
 
-def _uncounted_problems(docs: Sequence[Mapping[str, Any]], key: str, computed: bool, why: str) -> list[Problem]:
+def uncounted_problems(docs: Sequence[Mapping[str, Any]], key: str, computed: bool, why: str) -> list[Problem]:
     """A count the daemon computes only when asked or able (SharedSize: shared-size=1 on API >= 1.42;
     Containers: API >= 1.51 on releases that count) is -1 otherwise, and never negative when computed."""
     problems = []
@@ -74,14 +74,14 @@ def _uncounted_problems(docs: Sequence[Mapping[str, Any]], key: str, computed: b
     return problems
 
 
-def _virtual_size_mode(api_version: str, profile: Profile | None) -> str:
+def virtual_size_mode(api_version: str, profile: Profile | None) -> str:
     """How VirtualSize appears: "always", "nonzero" (omitempty), "never", or "optional" (no profile given)."""
     if profile is None:
         return "optional" if below(api_version, _VIRTUAL_SIZE_BELOW) else "never"
     return {"yes": "always", "nonzero": "nonzero", "no": "never"}[virtual_size_rule(profile, api_version)]
 
 
-def _virtual_size_problems(docs: Sequence[Mapping[str, Any]], mode: str, api_version: str) -> list[Problem]:
+def virtual_size_problems(docs: Sequence[Mapping[str, Any]], mode: str, api_version: str) -> list[Problem]:
     """VirtualSize, where sent, equals Size; it was removed in API 1.44; some releases omit it when 0."""
     problems = []
     for i, doc in enumerate(docs):
@@ -111,7 +111,7 @@ def _virtual_size_problems(docs: Sequence[Mapping[str, Any]], mode: str, api_ver
     return problems
 
 
-def _placeholder_problems(docs: Sequence[Mapping[str, Any]]) -> list[Problem]:
+def placeholder_problems(docs: Sequence[Mapping[str, Any]]) -> list[Problem]:
     """Below API 1.43: an empty list is null, and an image with no tag and no digest shows placeholders."""
     problems = []
     for i, doc in enumerate(docs):
@@ -138,7 +138,7 @@ def _placeholder_problems(docs: Sequence[Mapping[str, Any]]) -> list[Problem]:
     return problems
 
 
-def _no_placeholder_problems(docs: Sequence[Mapping[str, Any]]) -> list[Problem]:
+def no_placeholder_problems(docs: Sequence[Mapping[str, Any]]) -> list[Problem]:
     """From API 1.43: RepoTags and RepoDigests are always lists (maybe []), never null, never placeholders."""
     problems = []
     for i, doc in enumerate(docs):
@@ -155,7 +155,7 @@ def _no_placeholder_problems(docs: Sequence[Mapping[str, Any]]) -> list[Problem]
     return problems
 
 
-def _sorted_problems(docs: Sequence[Mapping[str, Any]]) -> list[Problem]:
+def sorted_problems(docs: Sequence[Mapping[str, Any]]) -> list[Problem]:
     """The daemon sorts newest first; images with equal Created may come in any order."""
     problems = []
     for i in range(1, len(docs)):
@@ -167,7 +167,7 @@ def _sorted_problems(docs: Sequence[Mapping[str, Any]]) -> list[Problem]:
     return problems
 
 
-def _id_problems(docs: Sequence[Mapping[str, Any]]) -> list[Problem]:
+def id_problems(docs: Sequence[Mapping[str, Any]]) -> list[Problem]:
     """Id is `sha256:` + 64 lowercase hex and unique; ParentId is "" or such an id."""
     problems = []
     seen: dict[str, int] = {}
@@ -224,65 +224,6 @@ def _schema_problems(docs: Sequence[Mapping[str, Any]], api_version: str, strict
     return problems
 
 
-# --------------------------------------------------------------------------- small public checks
-
-Docs = Sequence[Mapping[str, Any]]
-
-
-def _check(body: Body, title: str, rule: Callable[[Docs], list[Problem]]) -> None:
-    """One named rule over a body: its problems, with the body's own (not JSON, not a list), or none."""
-    __tracebackhide__ = True
-    docs, problems = documents(body)
-    fail(title, problems + rule(docs))
-
-
-def assert_shared_size_default(body: Body) -> None:
-    """Every SharedSize is -1: what the daemon sends unless shared-size=1 was asked on API >= 1.42."""
-    __tracebackhide__ = True
-    why = f"SharedSize is -1 unless shared-size=1 is asked on API >= {_SHARED_SIZE_FROM}"
-    _check(body, "SharedSize default", lambda docs: _uncounted_problems(docs, "SharedSize", False, why))
-
-
-def assert_containers_default(body: Body) -> None:
-    """Every Containers is -1: what the daemon sends when it does not count containers (API < 1.51)."""
-    __tracebackhide__ = True
-    why = f"Containers is -1 where the daemon does not count containers: API < {_CONTAINERS_FROM} or a release " \
-          f"without the count"
-    _check(body, "Containers default", lambda docs: _uncounted_problems(docs, "Containers", False, why))
-
-
-def assert_no_placeholders(body: Body) -> None:
-    """API >= 1.43 style: RepoTags/RepoDigests are lists (`[]` when empty), never null or `<none>`."""
-    __tracebackhide__ = True
-    _check(body, "no <none> placeholders (API >= 1.43 style)", _no_placeholder_problems)
-
-
-def assert_placeholders_for_untagged(body: Body) -> None:
-    """API < 1.43 style: empty lists are null and an untagged image shows `<none>:<none>`/`<none>@<none>`."""
-    __tracebackhide__ = True
-    _check(body, "<none> placeholders for untagged images (API < 1.43 style)", _placeholder_problems)
-
-
-def assert_virtual_size_rule(body: Body, api_version: str, *, profile: ProfileLike = None) -> None:
-    """VirtualSize only below API 1.44 and equal to Size; with a profile, exactly when that release sends it."""
-    __tracebackhide__ = True
-    version = plain_version(api_version)
-    mode = _virtual_size_mode(version, get_profile(profile) if profile is not None else None)
-    _check(body, f"VirtualSize rule (API {version})", lambda docs: _virtual_size_problems(docs, mode, version))
-
-
-def assert_sorted_by_created(body: Body) -> None:
-    """Newest first: Created never increases along the list."""
-    __tracebackhide__ = True
-    _check(body, "descending Created order", _sorted_problems)
-
-
-def assert_ids_well_formed(body: Body) -> None:
-    """Ids are `sha256:<64 hex>` and unique; ParentIds are empty or such ids."""
-    __tracebackhide__ = True
-    _check(body, "well-formed image ids", _id_problems)
-
-
 # --------------------------------------------------------------------------- the whole body
 
 @dataclass(frozen=True)
@@ -303,7 +244,7 @@ def _asked(raw_query: str, api_version: str, profile: Profile | None) -> tuple[_
     except DaemonError as exc:
         return _Asked(False, False), [Problem("query", "", f"the daemon answers {exc.status} {exc.message!r} to "
                                                             f"query {raw_query!r}, not a listing")]
-    return _Asked(at_least(api_version, _SHARED_SIZE_FROM) and bool_value(form.get("shared-size")),
+    return _Asked(at_least(api_version, SHARED_SIZE_FROM) and bool_value(form.get("shared-size")),
                   at_least(api_version, _MANIFESTS_FROM) and bool_value(form.get("manifests"))), []
 
 
@@ -342,12 +283,12 @@ def _images_json_problems(body: Body, api_version: str, query: QueryLike, profil
     if docs or not problems:
         problems += _schema_problems(docs, version, strict)
 
-    shared_from = chosen.shared_size_from if chosen is not None else _SHARED_SIZE_FROM
+    shared_from = chosen.shared_size_from if chosen is not None else SHARED_SIZE_FROM
     if asked.shared_size:
         why = f"shared-size=1 was asked on API {version} >= {shared_from}, so the daemon computes it"
     else:
-        why = f"SharedSize is -1 unless shared-size=1 is asked on API >= {shared_from or _SHARED_SIZE_FROM}"
-    problems += _uncounted_problems(docs, "SharedSize", asked.shared_size, why)
+        why = f"SharedSize is -1 unless shared-size=1 is asked on API >= {shared_from or SHARED_SIZE_FROM}"
+    problems += uncounted_problems(docs, "SharedSize", asked.shared_size, why)
 
     if chosen is not None:
         counted = at_least(version, chosen.containers_from)
@@ -355,18 +296,18 @@ def _images_json_problems(body: Body, api_version: str, query: QueryLike, profil
                f"{chosen.name} does not count containers at API {version}" +
                (f" (it does from {chosen.containers_from})" if chosen.containers_from else ""))
     else:
-        counted = at_least(version, _CONTAINERS_FROM)
-        why = (f"every release that serves API {version} >= {_CONTAINERS_FROM} counts containers" if counted else
-               f"Containers is -1 below API {_CONTAINERS_FROM}")
-    problems += _uncounted_problems(docs, "Containers", counted, why)
+        counted = at_least(version, CONTAINERS_FROM)
+        why = (f"every release that serves API {version} >= {CONTAINERS_FROM} counts containers" if counted else
+               f"Containers is -1 below API {CONTAINERS_FROM}")
+    problems += uncounted_problems(docs, "Containers", counted, why)
 
-    problems += _virtual_size_problems(docs, _virtual_size_mode(version, chosen), version)
+    problems += virtual_size_problems(docs, virtual_size_mode(version, chosen), version)
 
     if chosen is not None:
         placeholders = chosen.none_placeholders_below is None or below(version, chosen.none_placeholders_below)
     else:
         placeholders = below(version, _PLACEHOLDERS_BELOW)
-    problems += _placeholder_problems(docs) if placeholders else _no_placeholder_problems(docs)
+    problems += placeholder_problems(docs) if placeholders else no_placeholder_problems(docs)
 
     if chosen is not None:
         want = chosen.is_containerd and asked.manifests
@@ -387,8 +328,8 @@ def _images_json_problems(body: Body, api_version: str, query: QueryLike, profil
         problems += _presence_problems(docs, "Descriptor",
                                        "optional" if at_least(version, _DESCRIPTOR_FROM) else "forbidden",
                                        f"Descriptor only from API {_DESCRIPTOR_FROM}")
-    problems += _id_problems(docs)
-    problems += _sorted_problems(docs)
+    problems += id_problems(docs)
+    problems += sorted_problems(docs)
     where = (f"API {version}" + (f", profile {chosen.name}" if chosen else "")
              + (f", query {raw_query!r}" if raw_query else ""))
     return f"GET /images/json body is not what a daemon sends ({where})", problems
