@@ -302,17 +302,14 @@ def pytest_runtest_makereport(item: pytest.Item,
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     """Fail the test itself when it sent a request its cassette lacks (the client may have hidden the
     500); when the test failed anyway, the cassette's report is added to its own."""
+    handle = item.stash.get(_HANDLE, None)  # the fixture left it there during setup
     try:
         yield
     except BaseException:
-        handle = item.stash.get(_HANDLE, None)
-        problem = handle.problems() if handle is not None else None
-        if problem is not None:
+        if handle is not None and (problem := handle.problems()) is not None:
             item.add_report_section("call", "dockerimages cassette", problem)
         raise
-    handle = item.stash.get(_HANDLE, None)
-    problem = handle.problems() if handle is not None else None
-    if problem is not None:
+    if handle is not None and (problem := handle.problems()) is not None:
         pytest.fail(f"dockerimages cassette: {problem}", pytrace=False)
 
 
