@@ -90,24 +90,24 @@ def virtual_size_problems(docs: Sequence[Mapping[str, Any]], mode: str, api_vers
         present = "VirtualSize" in doc
         if present and mode == "never":
             problems.append(Problem("VirtualSize", where,
-                                     f"VirtualSize is sent, expected no VirtualSize field (removed from API "
-                                     f"{_VIRTUAL_SIZE_BELOW}; request was API {api_version})"))
+                                    f"VirtualSize is sent, expected no VirtualSize field (removed from API "
+                                    f"{_VIRTUAL_SIZE_BELOW}; request was API {api_version})"))
             continue
         if present:
             virtual = int_field(doc, "VirtualSize")
             if virtual is not None and size is not None and virtual != size:
                 problems.append(Problem("VirtualSize", where, f"VirtualSize is {virtual}, expected {size} "
-                                                               f"(VirtualSize always equals Size)"))
+                                                              f"(VirtualSize always equals Size)"))
             if mode == "nonzero" and size == 0:
                 problems.append(Problem("VirtualSize", where, "VirtualSize is sent for Size 0, expected no field "
-                                                               "(this release omits VirtualSize when it is 0)"))
+                                                              "(this release omits VirtualSize when it is 0)"))
             continue
         if mode == "always":
             problems.append(Problem("VirtualSize", where, f"VirtualSize is missing, expected {size} (sent below API "
-                                                           f"{_VIRTUAL_SIZE_BELOW}, equal to Size)"))
+                                                          f"{_VIRTUAL_SIZE_BELOW}, equal to Size)"))
         elif mode in ("nonzero", "optional") and size not in (None, 0):
             problems.append(Problem("VirtualSize", where, f"VirtualSize is missing, expected {size} (below API "
-                                                           f"{_VIRTUAL_SIZE_BELOW} it is sent whenever Size is not 0)"))
+                                                          f"{_VIRTUAL_SIZE_BELOW} it is sent whenever Size is not 0)"))
     return problems
 
 
@@ -120,21 +120,21 @@ def placeholder_problems(docs: Sequence[Mapping[str, Any]]) -> list[Problem]:
         for key, value in (("RepoTags", tags), ("RepoDigests", digests)):
             if value == []:
                 problems.append(Problem("placeholders", where,
-                                         f"{key} is [], expected null (below API "
-                                         f"{_PLACEHOLDERS_BELOW} an empty list is sent as null)"))
+                                        f"{key} is [], expected null (below API "
+                                        f"{_PLACEHOLDERS_BELOW} an empty list is sent as null)"))
         if not tags and not digests:
             problems.append(Problem("placeholders", where, f"untagged image has RepoTags {json.dumps(tags)} and "
-                                                            f"RepoDigests {json.dumps(digests)}, expected "
-                                                            f'["{NONE_TAG}"] and ["{NONE_DIGEST}"] below API '
-                                                            f"{_PLACEHOLDERS_BELOW}"))
+                                                           f"RepoDigests {json.dumps(digests)}, expected "
+                                                           f'["{NONE_TAG}"] and ["{NONE_DIGEST}"] below API '
+                                                           f"{_PLACEHOLDERS_BELOW}"))
             continue
         tag_ph = isinstance(tags, list) and NONE_TAG in tags
         digest_ph = isinstance(digests, list) and NONE_DIGEST in digests
         if (tag_ph or digest_ph) and (tags != [NONE_TAG] or digests != [NONE_DIGEST]):
             problems.append(Problem("placeholders", where, f"RepoTags {json.dumps(tags)} with RepoDigests "
-                                                            f"{json.dumps(digests)}: the placeholders come as a pair "
-                                                            f'["{NONE_TAG}"] / ["{NONE_DIGEST}"], only for an image '
-                                                            f"with no tag and no digest"))
+                                                           f"{json.dumps(digests)}: the placeholders come as a pair "
+                                                           f'["{NONE_TAG}"] / ["{NONE_DIGEST}"], only for an image '
+                                                           f"with no tag and no digest"))
     return problems
 
 
@@ -147,11 +147,11 @@ def no_placeholder_problems(docs: Sequence[Mapping[str, Any]]) -> list[Problem]:
             value = doc.get(key)
             if value is None:
                 problems.append(Problem("placeholders", where, f"{key} is null, expected a list ([] when empty; "
-                                                                f"from API {_PLACEHOLDERS_BELOW} it is never null)"))
+                                                               f"from API {_PLACEHOLDERS_BELOW} it is never null)"))
             elif isinstance(value, list) and placeholder in value:
                 problems.append(Problem("placeholders", where, f'{key} contains "{placeholder}", expected [] for an '
-                                                                f"untagged image (no placeholders from API "
-                                                                f"{_PLACEHOLDERS_BELOW})"))
+                                                               f"untagged image (no placeholders from API "
+                                                               f"{_PLACEHOLDERS_BELOW})"))
     return problems
 
 
@@ -162,8 +162,8 @@ def sorted_problems(docs: Sequence[Mapping[str, Any]]) -> list[Problem]:
         previous, current = int_field(docs[i - 1], "Created"), int_field(docs[i], "Created")
         if previous is not None and current is not None and current > previous:
             problems.append(Problem("Created order", label(docs[i], i),
-                                     f"Created {current} comes after {label(docs[i - 1], i - 1)} with Created "
-                                     f"{previous}, expected descending Created (newest first)"))
+                                    f"Created {current} comes after {label(docs[i - 1], i - 1)} with Created "
+                                    f"{previous}, expected descending Created (newest first)"))
     return problems
 
 
@@ -178,13 +178,13 @@ def id_problems(docs: Sequence[Mapping[str, Any]]) -> list[Problem]:
             problems.append(Problem("Id", where, f"Id is {image_id!r}, expected 'sha256:' + 64 lowercase hex digits"))
         elif image_id in seen:
             problems.append(Problem("Id", where, f"Id {image_id[7:19]} is listed twice (also #{seen[image_id]}), "
-                                                  f"expected each image once"))
+                                                 f"expected each image once"))
         else:
             seen[image_id] = i
         parent = doc.get("ParentId")
         if isinstance(parent, str) and parent and not ID_RE.match(parent):
             problems.append(Problem("ParentId", where, f"ParentId is {parent!r}, expected '' or 'sha256:' + 64 "
-                                                        f"lowercase hex digits"))
+                                                       f"lowercase hex digits"))
     return problems
 
 
@@ -243,7 +243,7 @@ def _asked(raw_query: str, api_version: str, profile: Profile | None) -> tuple[_
         form = parse_form(raw_query)
     except DaemonError as exc:
         return _Asked(False, False), [Problem("query", "", f"the daemon answers {exc.status} {exc.message!r} to "
-                                                            f"query {raw_query!r}, not a listing")]
+                                                           f"query {raw_query!r}, not a listing")]
     return _Asked(at_least(api_version, SHARED_SIZE_FROM) and bool_value(form.get("shared-size")),
                   at_least(api_version, _MANIFESTS_FROM) and bool_value(form.get("manifests"))), []
 
@@ -277,7 +277,7 @@ def _images_json_problems(body: Body, api_version: str, query: QueryLike, profil
     docs, problems = documents(body)
     if chosen is not None and not chosen.supports(version):
         problems.append(Problem("API version", "", f"{chosen.name} serves API {chosen.api_min} to {chosen.api_max}; "
-                                                    f"it answers API {version} with a 400, not a listing"))
+                                                   f"it answers API {version} with a 400, not a listing"))
     asked, query_problems = _asked(raw_query, version, chosen)
     problems += query_problems
     if docs or not problems:

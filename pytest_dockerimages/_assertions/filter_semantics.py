@@ -261,7 +261,7 @@ def assert_filter_semantics(universe: Any, filters: FiltersLike, result: Body, *
         expected = _run(u, args, all_)
     except DaemonError as exc:
         problems.append(Problem("filters", "", f"the daemon answers {exc.status} {exc.message!r} to these filters, "
-                                                f"not a listing"))
+                                               f"not a listing"))
         fail(title, problems)
         return
     relaxed = expected
@@ -294,7 +294,7 @@ def assert_filter_semantics(universe: Any, filters: FiltersLike, result: Body, *
             continue
         refs = [*entry.repo_tags, *entry.repo_digests]
         problems.append(Problem("completeness", image_label(entry.image),
-                                 f"satisfies every filter{' (with all=1)' if all_ else ''} but is not listed "
-                                 f"(expected with RepoTags {list(entry.repo_tags)}" +
+                                f"satisfies every filter{' (with all=1)' if all_ else ''} but is not listed "
+                                f"(expected with RepoTags {list(entry.repo_tags)}" +
                                  (f", RepoDigests {list(entry.repo_digests)})" if refs else ")")))
     fail(title, problems)
