@@ -30,7 +30,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "OPTION_NAME",
-    "add_real_daemon_options",
     "selected_variant",
     "STRICT_ENV",
     "strict",
@@ -49,21 +48,13 @@ VARIANT_NAMES = (
 DEFAULT_VARIANT = "docker-26.1"
 
 
-def add_real_daemon_options(parser: pytest.Parser) -> None:
-    """Register the option (in the `dockerimages` group) and the ini key; a second call is a no-op."""
-    choices = ", ".join(VARIANT_NAMES)
-    try:
-        option_group(parser).addoption(
-            "--dockerimages-real-daemon", dest=OPTION_NAME, default=None, metavar="NAME",
-            help=f"real daemon for the dockerimages_real_daemon fixture ({choices}; default {DEFAULT_VARIANT})",
-        )
-    except ValueError:  # "option names ... already added"
-        return
-    parser.addini(OPTION_NAME, f"real daemon for the dockerimages_real_daemon fixture ({choices})", default="")
-
-
 def pytest_addoption(parser: pytest.Parser) -> None:
-    add_real_daemon_options(parser)
+    choices = ", ".join(VARIANT_NAMES)
+    option_group(parser).addoption(
+        "--dockerimages-real-daemon", dest=OPTION_NAME, default=None, metavar="NAME",
+        help=f"real daemon for the dockerimages_real_daemon fixture ({choices}; default {DEFAULT_VARIANT})",
+    )
+    parser.addini(OPTION_NAME, f"real daemon for the dockerimages_real_daemon fixture ({choices})", default="")
 
 
 def selected_variant(config: pytest.Config) -> str:
