@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from requires import require_module
 from test_cli_serve import first_line, run_cli, start_serve, stop
 
 from pytest_dockerimages import FakeDaemon
@@ -80,7 +81,7 @@ def test_serve_fallback_answers_unrecorded_requests_from_the_seeded_fake(
 
 def test_a_recorded_cassette_with_fallback_answers_every_sdk_and_cli_listing(
         served: list[subprocess.Popen[str]], recorded: Path) -> None:
-    docker = pytest.importorskip("docker", reason="needs the docker SDK (pip install docker)")
+    docker = require_module("docker", reason="needs the docker SDK (pip install docker)")
     proc = start_serve("--cassette", str(recorded), "--fallback")
     served.append(proc)
     host = first_line(proc).split("=", 1)[1]

@@ -11,6 +11,7 @@ import socket
 from typing import Iterator
 
 import pytest
+from requires import require_module
 
 from pytest_dockerimages import FakeDaemon
 from pytest_dockerimages._core.pathclean import clean_path, escape_path
@@ -19,8 +20,8 @@ from pytest_dockerimages._http.h2c import PREFACE
 from pytest_dockerimages._real.fixture import skip_or_fail
 from pytest_dockerimages._real.harness import RealDaemon, get_variant, missing_requirements
 
-httpx = pytest.importorskip("httpx")
-pytest.importorskip("h2")
+httpx = require_module("httpx")
+require_module("h2")
 
 _DATE = re.compile(rb"Date: [^\r]+\r\n")
 

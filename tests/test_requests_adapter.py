@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from requires import require_module
 
 from pytest_dockerimages import DockerImagesAdapter
 from pytest_dockerimages._cassettes.replay import ReplayBackend
@@ -13,8 +14,8 @@ from pytest_dockerimages._fake.fakedaemon import FakeDaemon
 from pytest_dockerimages._files.resources import builtin_cassette
 from pytest_dockerimages._http.server import Server
 
-docker = pytest.importorskip("docker", reason="needs the docker SDK for Python (pip install docker)")
-requests = pytest.importorskip("requests")
+docker = require_module("docker", reason="needs the docker SDK for Python (pip install docker)")
+requests = require_module("requests")
 
 TARGETS = [("GET", "/_ping"), ("HEAD", "/_ping"), ("GET", "/version"), ("GET", "/v1.45/images/json?all=1"),
            ("GET", "/v1.45/images/json?filters=%7B%22dangling%22%3A%5B%22true%22%5D%7D"),

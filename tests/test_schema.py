@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from requires import require_module
 
 from pytest_dockerimages._files import schema
 from pytest_dockerimages._files.resources import data_dir
@@ -233,7 +234,7 @@ def test_fast_path_and_jsonschema_agree(kind: str, version: str, document: Any, 
                                         valid_strict: bool, strict: bool,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """Whatever fastjsonschema decides, jsonschema alone must reach the same verdict and messages."""
-    pytest.importorskip("fastjsonschema")
+    require_module("fastjsonschema")
     with_fast = schema.validate(kind, version, document, strict=strict)
     monkeypatch.setattr(schema, "_fast_check", lambda file_name: None)
     assert schema.validate(kind, version, document, strict=strict) == with_fast
@@ -359,7 +360,7 @@ def test_importing_the_module_loads_no_validator_library() -> None:
 
 @pytest.mark.skipif(not SWAGGER_DIR.is_dir(), reason="swagger files (../shared/docker-api) not present")
 def test_regenerating_gives_the_committed_files(tmp_path: Path) -> None:
-    pytest.importorskip("yaml")
+    require_module("yaml")
     subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "gen_schemas.py"), str(SWAGGER_DIR),
                     "--out", str(tmp_path)], check=True, capture_output=True)
     generated = sorted(path.name for path in tmp_path.iterdir())

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from requires import require_module
 
 from pytest_dockerimages import FakeDaemon
 from pytest_dockerimages._cassettes.cassette import Cassette
@@ -14,8 +15,8 @@ from pytest_dockerimages._cassettes.replay import ReplayBackend
 from pytest_dockerimages._core.defaults import default_images
 from pytest_dockerimages._core.wire import Request
 
-pytest.importorskip("pytest_recording", reason="needs pytest-recording (pip install pytest-recording)")
-vcr = pytest.importorskip("vcr")
+require_module("pytest_recording", reason="needs pytest-recording (pip install pytest-recording)")
+vcr = require_module("vcr")
 
 CONFTEST = '''
 import os
