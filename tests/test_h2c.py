@@ -11,14 +11,13 @@ import socket
 from typing import Iterator
 
 import pytest
-from requires import require_module
+from requires import require_module, unseeded_real_daemon
 
 from pytest_dockerimages import FakeDaemon
 from pytest_dockerimages._core.pathclean import clean_path, escape_path
 from pytest_dockerimages._core.profiles import PROFILES
 from pytest_dockerimages._http.h2c import PREFACE
-from pytest_dockerimages._real.fixture import skip_or_fail
-from pytest_dockerimages._real.harness import RealDaemon, get_variant, missing_requirements
+from pytest_dockerimages._real.harness import RealDaemon
 
 httpx = require_module("httpx")
 require_module("h2")
@@ -124,11 +123,7 @@ def test_h2c_body_over_the_limit_gets_413() -> None:
                                         for v in ("docker-20.10", "docker-26.1", "docker-28.1", "docker-28.5",
                                                   "docker-29.7")])
 def real(request: pytest.FixtureRequest) -> Iterator[RealDaemon]:
-    missing = missing_requirements(request.param, seed=False)
-    if missing:
-        skip_or_fail(f"{request.param}: missing {', '.join(missing)}")
-    with RealDaemon(get_variant(request.param)) as daemon:
-        yield daemon
+    yield from unseeded_real_daemon(request.param)
 
 
 def test_preface_answer_matches_the_real_daemon(real: RealDaemon) -> None:

@@ -10,12 +10,12 @@ import json
 from typing import Iterator
 
 import pytest
+from requires import unseeded_real_daemon
 
 from pytest_dockerimages._core.daemon import version_document
 from pytest_dockerimages._core.profiles import get_profile
 from pytest_dockerimages._http.unixhttp import request
-from pytest_dockerimages._real.fixture import skip_or_fail
-from pytest_dockerimages._real.harness import RealDaemon, get_variant, install_hint, missing_requirements
+from pytest_dockerimages._real.harness import RealDaemon
 
 BUILD_FIELDS = ("GoVersion", "BuildTime")  # set by the build, not the release, on a local build of a tag
 
@@ -23,11 +23,7 @@ BUILD_FIELDS = ("GoVersion", "BuildTime")  # set by the build, not the release, 
 @pytest.fixture(scope="module", params=[pytest.param(v, marks=pytest.mark.realdaemon) for v in (
     "docker-20.10", "docker-26.1", "docker-28.5", "docker-28.1", "docker-29.7")])
 def real(request: pytest.FixtureRequest) -> Iterator[RealDaemon]:
-    missing = missing_requirements(request.param, seed=False)
-    if missing:
-        skip_or_fail(f"{request.param}: missing {', '.join(missing)}; {install_hint(request.param)}")
-    with RealDaemon(get_variant(request.param)) as daemon:
-        yield daemon
+    yield from unseeded_real_daemon(request.param)
 
 
 def test_version_document_is_the_daemons(real: RealDaemon) -> None:
