@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from .._core.profiles import PROFILES
 from .._core.wire import find_header
 from .._http.unixhttp import request
 from . import imagetar
@@ -121,8 +122,6 @@ class Engine:
     """One Docker Engine release: what it speaks, where its dockerd is, which containerd it runs."""
 
     version: str  # "28.5": /version's Version starts with it + "."; DOCKERIMAGES_DOCKERD_28_5 names it
-    api_version: str  # /version's ApiVersion (the highest it speaks)
-    min_api_version: str  # /version's MinAPIVersion
     default_prefix: str  # dockerd is <prefix>/usr/sbin/dockerd
     prefix_env: str | None  # env var overriding default_prefix (None: a system package, not movable)
     runtime: str | None  # a RUNTIMES key, or None: the containerd next to dockerd (or on PATH)
@@ -146,15 +145,15 @@ RUNTIMES: dict[str, Runtime] = {
 ENGINES: dict[str, Engine] = {
     e.version: e
     for e in (
-        Engine("20.10", "1.41", "1.12", "/", None, None, "Debian 12's docker.io 20.10.24, via apt",
+        Engine("20.10", "/", None, None, "Debian 12's docker.io 20.10.24, via apt",
                stores=("graphdriver",)),  # no containerd image store before Engine 24
-        Engine("26.1", "1.45", "1.24", DEFAULT_26_1_PREFIX, "DOCKERIMAGES_DOCKER_26_1_PREFIX", None,
+        Engine("26.1", DEFAULT_26_1_PREFIX, "DOCKERIMAGES_DOCKER_26_1_PREFIX", None,
                "Debian 13's docker.io 26.1.5 with trixie's containerd 1.7"),
-        Engine("28.1", "1.49", "1.24", "/opt/pytest-dockerimages/docker-28.1", "DOCKERIMAGES_DOCKER_28_1_PREFIX",
+        Engine("28.1", "/opt/pytest-dockerimages/docker-28.1", "DOCKERIMAGES_DOCKER_28_1_PREFIX",
                "containerd-2.1", "Docker Engine 28.1.1, a static dockerd built from moby's tag v28.1.1"),
-        Engine("28.5", "1.51", "1.24", "/opt/pytest-dockerimages/docker-28.5", "DOCKERIMAGES_DOCKER_28_5_PREFIX",
+        Engine("28.5", "/opt/pytest-dockerimages/docker-28.5", "DOCKERIMAGES_DOCKER_28_5_PREFIX",
                "containerd-2.1", "Debian sid's docker.io 28.5.2"),
-        Engine("29.7", "1.55", "1.40", "/opt/pytest-dockerimages/docker-29.7", "DOCKERIMAGES_DOCKER_29_7_PREFIX",
+        Engine("29.7", "/opt/pytest-dockerimages/docker-29.7", "DOCKERIMAGES_DOCKER_29_7_PREFIX",
                "containerd-2.1", "Docker Engine 29.7.2, a static dockerd built from moby's tag docker-v29.7.2"),
     )
 }
@@ -175,13 +174,13 @@ class DaemonVariant:
 
     @property
     def api_version(self) -> str:
-        """The highest API version this engine speaks (what /version's ApiVersion says)."""
-        return self.spec.api_version
+        """The highest API version this engine speaks (what /version's ApiVersion says): its profile's."""
+        return PROFILES[self.name].api_max
 
     @property
     def min_api_version(self) -> str:
-        """The lowest API version this engine accepts (what /version's MinAPIVersion says)."""
-        return self.spec.min_api_version
+        """The lowest API version this engine accepts (what /version's MinAPIVersion says): its profile's."""
+        return PROFILES[self.name].api_min
 
     @property
     def storage_driver(self) -> str:
