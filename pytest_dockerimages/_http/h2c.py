@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from typing import Any, Callable
 
 from .._core.wire import Request, Response
@@ -28,28 +29,19 @@ _NOT_IN_H2 = frozenset({"connection", "keep-alive", "proxy-connection", "transfe
 def starts_with_preface(conn: socket.socket, timeout: float) -> bool:
     """Peek (without consuming) whether the connection opens with the HTTP/2 preface.
 
-    Only a connection whose first bytes are a prefix of the preface waits for more; any other
-    first byte answers at once, so HTTP/1 clients pay nothing.
+    The peek blocks until the client sends (the socket's own timeout bounds it); only a connection
+    whose first bytes are a prefix of the preface waits for more, so HTTP/1 clients pay one recv.
     """
-    import selectors
-    import time
-
     deadline = time.monotonic() + timeout
-    with selectors.DefaultSelector() as selector:
-        selector.register(conn, selectors.EVENT_READ)
-        seen = -1
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not selector.select(remaining):
-                return False
-            head = conn.recv(len(PREFACE), socket.MSG_PEEK)
-            if not head or not PREFACE.startswith(head):
-                return False
-            if len(head) == len(PREFACE):
-                return True
-            if len(head) == seen:  # no new byte yet: wait a moment instead of spinning on select
-                time.sleep(0.001)
-            seen = len(head)
+    while True:
+        head = conn.recv(len(PREFACE), socket.MSG_PEEK)
+        if not head or not PREFACE.startswith(head):
+            return False
+        if len(head) == len(PREFACE):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.001)  # the rest of the preface is on its way: a recv would return the same bytes
 
 
 class _Stream:
