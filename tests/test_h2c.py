@@ -60,6 +60,19 @@ def test_clean_path_is_gorilla_mux_clean_path(path: str, cleaned: str) -> None:
     assert clean_path(path) == cleaned
 
 
+@pytest.mark.parametrize("target", ["/images/json", "/v1.45/images/json?all=1", "/", "/images/json/", "/.x",
+                                    "/a/.b/", "/images/a%2Fb/json", "/a%2F%2Fb", "//x", "/a/./b", "/a/../b", "*",
+                                    "/images/sha256%3Aab/json", "/a/..", "/%2E%2E/x"])
+def test_redirect_only_for_a_path_the_router_would_clean(target: str) -> None:
+    from urllib.parse import unquote
+
+    from pytest_dockerimages._core.pathclean import redirect_to_clean
+    from pytest_dockerimages._core.wire import Request
+
+    path = unquote(target.split("?")[0])
+    assert (redirect_to_clean(Request("GET", target)) is None) == (clean_path(path) == path)
+
+
 @pytest.mark.parametrize("path, escaped", [("/*", "/%2A"), ("/a b", "/a%20b"), ("/a:b@c", "/a:b@c"), ("/é", "/%C3%A9")])
 def test_location_is_escaped_as_go_writes_a_path(path: str, escaped: str) -> None:
     assert escape_path(path) == escaped

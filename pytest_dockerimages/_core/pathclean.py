@@ -48,7 +48,10 @@ def escape_path(path: str) -> str:
 
 def redirect_to_clean(request: Request) -> Response | None:
     """The router's 301 for a path that is not clean, or None when it is."""
-    path = unquote(request.path)
+    path = request.path
+    if path[:1] == "/" and "%" not in path and "//" not in path and "/." not in path:
+        return None  # no empty, "." or ".." name and nothing escaped: clean as sent (every client's case)
+    path = unquote(path)
     cleaned = clean_path(path)
     if cleaned == path:
         return None
