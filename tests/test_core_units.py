@@ -298,3 +298,22 @@ def test_version_and_info_report_the_host_kernel_as_a_daemon_does() -> None:
     version = version_document(profile)
     assert version["KernelVersion"] == platform.release() == version["Components"][0]["Details"]["KernelVersion"]
     assert info_document(Store(()), profile)["KernelVersion"] == platform.release()
+
+
+# Where no daemon here shows the official build's components, the row carries the release's own:
+# the official packages' (28.1.1: containerd.io 1.7.27 with runc 1.2.5) or the pins of moby's Dockerfile
+# at the tag (docker-v29.7.2: CONTAINERD_VERSION v2.3.3, RUNC_VERSION v1.4.3, TINI_VERSION v0.19.0).
+@pytest.mark.parametrize(("profile_name", "containerd", "runc"), [
+    ("docker-28.1", ("1.7.27", "05044ec0a9a75232cad458027ca83437aae3f4da"), ("1.2.5", "v1.2.5-0-g59923ef")),
+    ("docker-28.1-containerd", ("1.7.27", "05044ec0a9a75232cad458027ca83437aae3f4da"), ("1.2.5", "v1.2.5-0-g59923ef")),
+    ("docker-29.7", ("2.3.3", "aad11006b869517fcd3009450b6f82da282e1a9b"), ("1.4.3", "v1.4.3-0-gbb14dab")),
+    ("docker-29.7-containerd", ("2.3.3", "aad11006b869517fcd3009450b6f82da282e1a9b"), ("1.4.3", "v1.4.3-0-gbb14dab")),
+])
+def test_version_components_of_the_moby_built_rows_are_their_release_s(
+        profile_name: str, containerd: tuple[str, str], runc: tuple[str, str]) -> None:
+    from pytest_dockerimages._core.daemon import version_document
+
+    shown = {c["Name"]: (c["Version"], c["Details"].get("GitCommit"))
+             for c in version_document(get_profile(profile_name))["Components"]}
+    assert shown["containerd"] == containerd and shown["runc"] == runc
+    assert shown["docker-init"] == ("0.19.0", "de40ad0")

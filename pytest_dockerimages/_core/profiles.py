@@ -215,6 +215,12 @@ _DOCKER_29_7 = _evolve(
                        "GitCommit", "GoVersion", "KernelVersion", "BuildTime"),
     version_module=("github.com/moby/moby/v2", "v2.0.0+unknown"),  # daemon/info.go at the tag
     df_layout="usage_objects",  # daemon/server/router/system/system_routes.go getDiskUsage at the tag
+    # The official packages' containerd is released apart from moby, so no 29.7.2 value is known; these are
+    # the versions moby's Dockerfile pins at the tag (CONTAINERD_VERSION, RUNC_VERSION, TINI_VERSION) with
+    # the commits of those tags in containerd/containerd, opencontainers/runc and krallin/tini, written as
+    # the 28.1 row's official values are (runc's GitCommit is its `git describe`).
+    components=(("containerd", "2.3.3", "aad11006b869517fcd3009450b6f82da282e1a9b"),
+                ("runc", "1.4.3", "v1.4.3-0-gbb14dab"), ("docker-init", "0.19.0", "de40ad0")),
 )
 
 PROFILES: dict[str, Profile] = {
