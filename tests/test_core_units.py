@@ -317,3 +317,13 @@ def test_version_components_of_the_moby_built_rows_are_their_release_s(
              for c in version_document(get_profile(profile_name))["Components"]}
     assert shown["containerd"] == containerd and shown["runc"] == runc
     assert shown["docker-init"] == ("0.19.0", "de40ad0")
+
+
+def test_info_counts_the_containers_the_seed_knows_as_stopped() -> None:
+    """A real daemon seeded with three `docker create` containers reports Containers 3, ContainersStopped 3."""
+    from pytest_dockerimages._core.daemon import info_document
+
+    store = ImageStore((Image(tags=["a:1"], containers=["c" * 64, "d" * 64]), Image(tags=["b:1"], containers=["e" * 64])))
+    info = info_document(store, get_profile("docker-26.1"))
+    assert (info["Containers"], info["ContainersStopped"], info["ContainersRunning"]) == (3, 3, 0)
+    assert info_document(ImageStore(()), get_profile("docker-26.1"))["Containers"] == 0

@@ -20,7 +20,7 @@ from .profiles import Profile, version_tuple
 from .query import parse_form, parse_list_query
 from .render import encode, listing_body
 from .routes import served
-from .system_df import disk_usage
+from .system_df import df_containers, disk_usage
 from .wire import Request, Response
 
 _VERSIONED = re.compile(r"^/v([0-9.]+)(/.*)$")
@@ -104,8 +104,10 @@ GO_CHUNKING_THRESHOLD = 2048
 def info_document(store: ImageStore, profile: Profile) -> dict[str, Any]:
     """The part of /info that says what the daemon holds and which image store serves it."""
     containerd = profile.is_containerd
-    return {"ID": "pytest-dockerimages", "Containers": 0, "ContainersRunning": 0, "ContainersPaused": 0,
-            "ContainersStopped": 0, "Images": len(store.images), "Driver": "overlayfs" if containerd else "vfs",
+    containers = len(df_containers(store))  # made with `docker create` and never started: all stopped
+    return {"ID": "pytest-dockerimages", "Containers": containers, "ContainersRunning": 0, "ContainersPaused": 0,
+            "ContainersStopped": containers, "Images": len(store.images),
+            "Driver": "overlayfs" if containerd else "vfs",
             "DriverStatus": [["driver-type", "io.containerd.snapshotter.v1"]] if containerd else None,
             "OSType": "linux", "Architecture": "x86_64", "OperatingSystem": "pytest-dockerimages fake daemon",
             "KernelVersion": HOST_KERNEL, "ServerVersion": profile.engine_version, "Name": "pytest-dockerimages"}
