@@ -12,6 +12,8 @@ from typing import Any, Callable, Iterator
 from urllib.parse import quote, urlencode
 
 import pytest
+from requires import private_daemon_with_a_container
+from test_prune import BASE, CHILD, DANGLING, DIGEST_ONLY, NOW, USED
 
 from pytest_dockerimages import FakeDaemon
 from pytest_dockerimages._core.daemon import respond
@@ -22,7 +24,6 @@ from pytest_dockerimages._core.prune import prune_images
 from pytest_dockerimages._core.query import parse_form
 from pytest_dockerimages._core.wire import Request
 from pytest_dockerimages._http import unixhttp
-from pytest_dockerimages._real.fixture import started_real_daemon
 from pytest_dockerimages._real.harness import RealDaemon
 from pytest_dockerimages.assertions import (
     assert_containers_counted,
@@ -33,21 +34,10 @@ from pytest_dockerimages.assertions import (
     assert_valid_system_df,
 )
 
-L1, L2, L3 = ("sha256:" + c * 64 for c in "123")
-BASE = Image(tags=["base:1"], created="2024-01-01T00:00:00Z", labels={"tier": "base"},
-             layers=[{"digest": L1, "size": 100}])
-CHILD = Image(tags=["app:1"], parent=BASE.id, created="2024-02-01T00:00:00Z", labels={"tier": "app"},
-              layers=[{"digest": L1, "size": 100}, {"digest": L2, "size": 20}])
-DANGLING = Image(created="2024-03-01T00:00:00Z", labels={"tier": "app"}, layers=[{"digest": L3, "size": 7}])
-USED = Image(tags=["used:1", "used:2"], created="2024-01-15T00:00:00Z", containers=["c" * 64],
-             layers=[{"digest": "sha256:" + "4" * 64, "size": 5}])
 STORE = ImageStore([BASE, CHILD, DANGLING, USED])
-# for whole runs on the fake: a digest-only image and one that is never pruned by label
-DIGEST_ONLY = Image(digests=["registry.example/only@sha256:" + "d" * 64], created="2024-01-20T00:00:00Z",
-                    labels={"tier": "app"}, layers=[{"digest": "sha256:" + "5" * 64, "size": 3}])
+# for whole runs on the fake: one more image, never pruned by label
 TOOL = Image(tags=["tool:latest"], created="2025-06-01T12:00:00Z", labels={"tier": "tool"},
              layers=[{"digest": "sha256:" + "6" * 64, "size": 9}])
-NOW = 1800000000 * 10**9
 Doc = dict[str, Any]
 
 
@@ -486,12 +476,7 @@ def test_the_fakes_prune_of_a_tagged_and_digested_containerd_image(profile: str)
 def pruned_daemon(request: pytest.FixtureRequest) -> Iterator[RealDaemon]:
     """A private daemon (a prune deletes images: never a shared one) with the project's image set and a
     container on example/tiny:latest."""
-    for daemon in started_real_daemon(request.param):
-        body = json.dumps({"Image": "example/tiny:latest", "Cmd": ["/hello.txt"]}).encode()
-        status, _, answer = unixhttp.request(daemon.docker_host, "POST", "/containers/create",
-                                             headers=[("Content-Type", "application/json")], body=body)
-        assert status == 201, answer
-        yield daemon
+    yield from private_daemon_with_a_container(request.param)
 
 
 @pytest.mark.realdaemon
