@@ -33,7 +33,8 @@ __all__ = [
     "assert_valid_images_json", "assert_filter_semantics", "assert_images_requested",
     "assert_shared_size_default", "assert_no_placeholders", "assert_placeholders_for_untagged",
     "assert_virtual_size_rule", "assert_sorted_by_created", "assert_ids_well_formed",
-    "assert_containers_default",
+    "assert_containers_default", "assert_shared_size_computed", "assert_containers_counted",
+    "assert_valid_system_df", "assert_prune_consistent", "assert_prune_requested", "assert_no_removal_requested",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -60,15 +61,21 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._http.httpx_transport import DockerImagesTransport as DockerImagesTransport
     from ._http.requestlog import LoggedRequest as LoggedRequest
     from ._http.requests_adapter import DockerImagesAdapter as DockerImagesAdapter
+    from .assertions import assert_containers_counted as assert_containers_counted
     from .assertions import assert_containers_default as assert_containers_default
     from .assertions import assert_filter_semantics as assert_filter_semantics
     from .assertions import assert_ids_well_formed as assert_ids_well_formed
     from .assertions import assert_images_requested as assert_images_requested
     from .assertions import assert_no_placeholders as assert_no_placeholders
+    from .assertions import assert_no_removal_requested as assert_no_removal_requested
     from .assertions import assert_placeholders_for_untagged as assert_placeholders_for_untagged
+    from .assertions import assert_prune_consistent as assert_prune_consistent
+    from .assertions import assert_prune_requested as assert_prune_requested
+    from .assertions import assert_shared_size_computed as assert_shared_size_computed
     from .assertions import assert_shared_size_default as assert_shared_size_default
     from .assertions import assert_sorted_by_created as assert_sorted_by_created
     from .assertions import assert_valid_images_json as assert_valid_images_json
+    from .assertions import assert_valid_system_df as assert_valid_system_df
     from .assertions import assert_virtual_size_rule as assert_virtual_size_rule
 
 #: public name -> the module (relative to this package) that defines it; imported on first use
@@ -96,15 +103,21 @@ _LAZY = {
     "DockerImagesTransport": "._http.httpx_transport",
     "LoggedRequest": "._http.requestlog",
     "DockerImagesAdapter": "._http.requests_adapter",
+    "assert_containers_counted": ".assertions",
     "assert_containers_default": ".assertions",
     "assert_filter_semantics": ".assertions",
     "assert_ids_well_formed": ".assertions",
     "assert_images_requested": ".assertions",
     "assert_no_placeholders": ".assertions",
+    "assert_no_removal_requested": ".assertions",
     "assert_placeholders_for_untagged": ".assertions",
+    "assert_prune_consistent": ".assertions",
+    "assert_prune_requested": ".assertions",
+    "assert_shared_size_computed": ".assertions",
     "assert_shared_size_default": ".assertions",
     "assert_sorted_by_created": ".assertions",
     "assert_valid_images_json": ".assertions",
+    "assert_valid_system_df": ".assertions",
     "assert_virtual_size_rule": ".assertions",
 }
 

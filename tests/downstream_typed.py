@@ -37,15 +37,21 @@ from pytest_dockerimages import (
     Seed,
     SeedError,
     __version__,
+    assert_containers_counted,
     assert_containers_default,
     assert_filter_semantics,
     assert_ids_well_formed,
     assert_images_requested,
     assert_no_placeholders,
+    assert_no_removal_requested,
     assert_placeholders_for_untagged,
+    assert_prune_consistent,
+    assert_prune_requested,
+    assert_shared_size_computed,
     assert_shared_size_default,
     assert_sorted_by_created,
     assert_valid_images_json,
+    assert_valid_system_df,
     assert_virtual_size_rule,
     default_images,
     delete_image,
@@ -173,10 +179,28 @@ def fake_daemon(seed: Seed) -> list[LoggedRequest]:
         documented_path(body, "1.45", query="all=1", profile=fake.profile)
         old: Callable[[bytes], None] = assert_placeholders_for_untagged
         old(client_listing(fake, "/v1.41/images/json"))
+        cleaner(fake)
         requests = fake.requests
         assert_type(requests, list[LoggedRequest])
         assert_type(requests[0].filters, dict[str, list[str]])
         return requests
+
+
+def cleaner(fake: FakeDaemon) -> None:
+    """A cleaner's test: what it saw in /system/df, that it pruned what the filters say, and only then."""
+    assert_no_removal_requested(fake)
+    with httpx.Client(transport=DockerImagesTransport(fake.backend), base_url="http://docker") as client:
+        df: bytes = client.get("/v1.45/system/df", params={"type": ["image", "container"]}).content
+        before = client.get("/v1.45/images/json").content
+        filters = '{"dangling": ["false"], "label": ["org.example.kind=tool"]}'
+        report = client.post("/v1.45/images/prune", params={"filters": filters}).content
+        after = client.get("/v1.45/images/json").content
+    assert_valid_system_df(df, "1.45", query="type=image&type=container", profile=fake.profile)
+    df_checks: list[Callable[[bytes], None]] = [assert_shared_size_computed, assert_containers_counted]
+    for check in df_checks:
+        check(df)
+    assert_prune_consistent(before, report, after, filters=filters, profile="docker-26.1", now_ns=None)
+    assert_prune_requested(fake, filters=filters, api_version="1.45", count=1)
 
 
 def client_listing(fake: FakeDaemon, target: str) -> bytes:

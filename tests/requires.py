@@ -6,10 +6,12 @@ the test extra and sets the switch), so a missing install could pass unnoticed.
 from __future__ import annotations
 
 import importlib
+import json
 from types import ModuleType
 from typing import Iterator
 
-from pytest_dockerimages._real.fixture import skip_or_fail
+from pytest_dockerimages._http import unixhttp
+from pytest_dockerimages._real.fixture import skip_or_fail, started_real_daemon
 from pytest_dockerimages._real.harness import RealDaemon, get_variant, install_hint, missing_requirements
 
 
@@ -27,4 +29,16 @@ def unseeded_real_daemon(variant: str) -> Iterator[RealDaemon]:
     if missing:
         skip_or_fail(f"{variant}: missing {', '.join(missing)}; {install_hint(variant)}")
     with RealDaemon(get_variant(variant)) as daemon:
+        yield daemon
+
+
+def private_daemon_with_a_container(variant: str) -> Iterator[RealDaemon]:
+    """A private real daemon of `variant` (a prune deletes images: never a shared one) seeded with the
+    project's image set plus a container on example/tiny:latest, stopped afterwards; skips (or fails,
+    strict) when its binaries are missing."""
+    for daemon in started_real_daemon(variant):
+        body = json.dumps({"Image": "example/tiny:latest", "Cmd": ["/hello.txt"]}).encode()
+        status, _, answer = unixhttp.request(daemon.docker_host, "POST", "/containers/create",
+                                             headers=[("Content-Type", "application/json")], body=body)
+        assert status == 201, answer
         yield daemon

@@ -13,13 +13,14 @@ from typing import Any
 
 @dataclass
 class PruneRun:
-    """Tags before and after, what the daemon reported, and the space it freed."""
+    """Tags before and after, what the daemon reported (as sent, and read), and the space it freed."""
 
     before: set[str]
     after: set[str]
     untagged: list[str]
     deleted: list[str]
     reclaimed: int
+    report: dict[str, Any]
 
     @property
     def removed(self) -> set[str]:
@@ -38,4 +39,4 @@ def prune_labelled(client: Any, label: str) -> PruneRun:
     return PruneRun(before=before, after=listed_tags(client),
                     untagged=[r["Untagged"] for r in records if "Untagged" in r],
                     deleted=[r["Deleted"] for r in records if "Deleted" in r],
-                    reclaimed=int(report.get("SpaceReclaimed") or 0))
+                    reclaimed=int(report.get("SpaceReclaimed") or 0), report=report)

@@ -1,13 +1,18 @@
 """imagetools.pruner against the fake daemon and, when one is installed, against a real dockerd of its own.
 
 Both runs make the same assertions on the same kind of image set: the images labelled
-`org.example.kind=imported` go, the rest stay.
+`org.example.kind=imported` go, the rest stay. `assert_prune_consistent` checks the daemon's report
+against the listings around it and the filters the job sent, so the test need not know which
+records each release writes.
 """
 import docker
 import pytest
 from imagetools.pruner import prune_labelled
 
+from pytest_dockerimages.assertions import assert_prune_consistent, assert_prune_requested
+
 LABEL = "org.example.kind=imported"
+SENT = {"dangling": False, "label": LABEL}  # what prune_labelled asks the daemon
 LOADED = {"org.example.kind": "loaded"}
 IMAGES = [
     {"tags": ["example/loaded:base", "example/loaded:latest"], "labels": LOADED, "created": "2023-11-14T22:13:20Z",
@@ -34,11 +39,12 @@ def check_run(run, removed, kept):
 def test_prunes_the_labelled_images_and_keeps_the_rest(profile, dockerimages_fake):
     dockerimages_fake.reset(IMAGES, profile=profile)
     client = docker.DockerClient(base_url=dockerimages_fake.docker_host)
+    before = client.api.images(all=True)
     run = prune_labelled(client, LABEL)
     check_run(run, REMOVED, KEPT)
+    assert_prune_consistent(before, run.report, client.api.images(all=True), filters=SENT, profile=profile)
     assert run.reclaimed == (6 if profile != "docker-28.5-containerd" else 0)  # see README: containerd before 29
-    pruned = [r for r in dockerimages_fake.requests if r.path == "/images/prune"]
-    assert len(pruned) == 1 and pruned[0].filters == {"dangling": ["false"], "label": [LABEL]}
+    assert_prune_requested(dockerimages_fake, filters=SENT, count=1)
 
 
 def test_an_image_a_container_uses_keeps_a_tag(dockerimages_fake):
@@ -55,6 +61,7 @@ def test_a_failed_prune_changes_nothing(dockerimages_fake):
     with pytest.raises(docker.errors.APIError, match="prune failed"):
         prune_labelled(client, LABEL)
     assert {t.familiar for i in dockerimages_fake.images for t in i.tags} == KEPT | REMOVED
+    assert_prune_requested(dockerimages_fake, filters=SENT, count=1)
 
 
 @pytest.mark.realdaemon
@@ -68,8 +75,12 @@ def test_the_same_against_a_real_daemon_of_its_own():
         pytest.skip(str(exc))
     try:  # a private daemon, seeded with the project's image set: the prune deletes only there
         registry = daemon.seed["registry"]
-        run = prune_labelled(docker.DockerClient(base_url=daemon.docker_host), LABEL)
+        client = docker.DockerClient(base_url=daemon.docker_host)
+        before = client.api.images(all=True)
+        run = prune_labelled(client, LABEL)
         check_run(run, REMOVED | {f"{registry}/example/tiny:1.0"}, KEPT)
+        assert_prune_consistent(before, run.report, client.api.images(all=True), filters=SENT,
+                                profile="docker-29.7-containerd")
         assert run.reclaimed > 0
     finally:
         factory.__exit__(None, None, None)

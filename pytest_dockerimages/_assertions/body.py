@@ -6,7 +6,6 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
-from urllib.parse import urlencode
 
 from .._core.errors import DaemonError
 from .._core.model import ID_RE
@@ -19,12 +18,13 @@ from .common import (
     Problem,
     ProfileLike,
     QueryLike,
+    api_version_problems,
     documents,
     fail,
-    filters_map_form,
     int_field,
     label,
     plain_version,
+    query_string,
 )
 
 _INDEX_RE = re.compile(r"^\$?\[(\d+)\]")
@@ -36,25 +36,6 @@ _VIRTUAL_SIZE_BELOW = latest_below("virtual_size_below")
 _MANIFESTS_FROM = earliest_from("manifests_from")
 _DESCRIPTOR_FROM = earliest_from("descriptor_from")
 CONTAINERS_FROM = earliest_from("containers_from")
-
-
-def _query_string(query: QueryLike) -> str:
-    """A query given as a dict becomes the string a client would send (booleans as 1/0)."""
-    if query is None:
-        return ""
-    if isinstance(query, str):
-        return query[1:] if query.startswith("?") else query
-    pairs: list[tuple[str, str]] = []
-    for key, value in query.items():
-        if key == "filters" and not isinstance(value, str):
-            pairs.append((key, json.dumps(filters_map_form(value))))
-        elif isinstance(value, bool):
-            pairs.append((key, "1" if value else "0"))
-        elif isinstance(value, (list, tuple)):
-            pairs += [(key, str(v)) for v in value]
-        else:
-            pairs.append((key, str(value)))
-    return urlencode(pairs)
 
 
 # --------------------------------------------------------------------------- field rules
@@ -273,11 +254,9 @@ def _images_json_problems(body: Body, api_version: str, query: QueryLike, profil
                           strict: bool) -> tuple[str, list[Problem]]:
     version = plain_version(api_version)
     chosen = get_profile(profile) if profile is not None else None
-    raw_query = _query_string(query)
+    raw_query = query_string(query)
     docs, problems = documents(body)
-    if chosen is not None and not chosen.supports(version):
-        problems.append(Problem("API version", "", f"{chosen.name} serves API {chosen.api_min} to {chosen.api_max}; "
-                                                   f"it answers API {version} with a 400, not a listing"))
+    problems += api_version_problems(chosen, version, "a listing")
     asked, query_problems = _asked(raw_query, version, chosen)
     problems += query_problems
     if docs or not problems:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence, Union
+from urllib.parse import urlencode
 
 from .._core.errors import DaemonError
 from .._core.model import Image
@@ -16,6 +17,8 @@ Body = Union[bytes, bytearray, str, Sequence[Mapping[str, Any]]]
 QueryLike = Union[str, Mapping[str, Any], None]
 FiltersLike = Union[str, bytes, Mapping[str, Any], None]
 ProfileLike = Union[str, Profile, None]
+DfBody = Union[bytes, bytearray, str, Mapping[str, Any]]  # a GET /system/df document
+ImagesBody = Union[Body, Mapping[str, Any]]  # a listing, or a /system/df document (its images)
 
 MAX_ITEMS = 40
 
@@ -81,22 +84,33 @@ def image_label(image: Image) -> str:
 
 # --------------------------------------------------------------------------- input coercion
 
-def documents(body: Any) -> tuple[list[Mapping[str, Any]], list[Problem]]:
-    """Parse a body given as bytes, text or an already parsed list; non-summaries become problems."""
-    problems: list[Problem] = []
-    parsed: Any = body
+def parse_json(body: Any) -> tuple[Any, list[Problem]]:
+    """A body given as bytes or text, parsed; anything else is taken as already parsed."""
     if isinstance(body, (bytes, bytearray)):
         try:
-            parsed = json.loads(bytes(body).decode("utf-8"))
+            return json.loads(bytes(body).decode("utf-8")), []
         except (UnicodeDecodeError, ValueError) as exc:
-            return [], [Problem("JSON", "body", f"not a JSON document: {exc}")]
-    elif isinstance(body, str):
+            return None, [Problem("JSON", "body", f"not a JSON document: {exc}")]
+    if isinstance(body, str):
         try:
-            parsed = json.loads(body)
+            return json.loads(body), []
         except ValueError as exc:
-            return [], [Problem("JSON", "body", f"not a JSON document: {exc}")]
+            return None, [Problem("JSON", "body", f"not a JSON document: {exc}")]
+    return body, []
+
+
+def documents(body: Any) -> tuple[list[Mapping[str, Any]], list[Problem]]:
+    """Parse a body given as bytes, text or an already parsed list; non-summaries become problems."""
+    parsed, problems = parse_json(body)
+    if problems:
+        return [], problems
+    return _summaries(parsed)
+
+
+def _summaries(parsed: Any) -> tuple[list[Mapping[str, Any]], list[Problem]]:
     if not isinstance(parsed, (list, tuple)):
         return [], [Problem("schema", "body", f"expected a JSON array of ImageSummary, got {type(parsed).__name__}")]
+    problems: list[Problem] = []
     docs: list[Mapping[str, Any]] = []
     for i, item in enumerate(parsed):
         if isinstance(item, Mapping):
@@ -104,6 +118,30 @@ def documents(body: Any) -> tuple[list[Mapping[str, Any]], list[Problem]]:
         else:
             problems.append(Problem("schema", f"#{i}", f"expected an ImageSummary object, got {item!r:.60}"))
     return docs, problems
+
+
+def df_images(document: Mapping[str, Any]) -> Any:
+    """The image summaries of a `/system/df` document: `Images`, else (API 1.52+) `ImageUsage.Items`."""
+    usage = document.get("ImageUsage")
+    items = usage.get("Items") if isinstance(usage, Mapping) else None
+    images = document.get("Images")
+    return images if isinstance(images, list) or items is None else items
+
+
+def image_summaries(body: Any) -> tuple[list[Mapping[str, Any]], list[Problem]]:
+    """`documents`, also accepting a `/system/df` body (its images): what the small checks read."""
+    parsed, problems = parse_json(body)
+    if problems:
+        return [], problems
+    return _summaries(df_images(parsed) if isinstance(parsed, Mapping) else parsed)
+
+
+def api_version_problems(profile: Profile | None, version: str, what: str) -> list[Problem]:
+    """A release answers an API version outside its range with a 400, never with `what`."""
+    if profile is None or profile.supports(version):
+        return []
+    return [Problem("API version", "", f"{profile.name} serves API {profile.api_min} to {profile.api_max}; "
+                                       f"it answers API {version} with a 400, not {what}")]
 
 
 def int_field(doc: Mapping[str, Any], key: str) -> int | None:
@@ -150,6 +188,25 @@ def filter_args(filters: FiltersLike, profile: Profile) -> dict[str, dict[str, b
         return filters_from_json(text, profile)
     except DaemonError as exc:
         raise ValueError(f"filters {text!r} are malformed: the daemon answers {exc.status} {exc.message!r}") from None
+
+
+def query_string(query: QueryLike) -> str:
+    """A query given as a dict becomes the string a client would send (booleans as 1/0)."""
+    if query is None:
+        return ""
+    if isinstance(query, str):
+        return query[1:] if query.startswith("?") else query
+    pairs: list[tuple[str, str]] = []
+    for key, value in query.items():
+        if key == "filters" and not isinstance(value, str):
+            pairs.append((key, json.dumps(filters_map_form(value))))
+        elif isinstance(value, bool):
+            pairs.append((key, "1" if value else "0"))
+        elif isinstance(value, (list, tuple)):
+            pairs += [(key, str(v)) for v in value]
+        else:
+            pairs.append((key, str(value)))
+    return urlencode(pairs)
 
 
 def canonical_text(args: Mapping[str, Mapping[str, bool]]) -> str:

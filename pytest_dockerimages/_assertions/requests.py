@@ -1,5 +1,5 @@
-"""`assert_images_requested`: the code under test sent `GET /images/json` with these parameters,
-read from the request log of a FakeDaemon or a cassette, compared as the daemon reads them."""
+"""`assert_images_requested`, `assert_prune_requested`, `assert_no_removal_requested`: what the code under
+test sent, read from the request log of a FakeDaemon or a cassette, compared as the daemon reads it."""
 from __future__ import annotations
 
 import json
@@ -59,25 +59,34 @@ def _describe_request(request: Any, profile: Profile) -> str:
     return " ".join(parts)
 
 
-def assert_images_requested(fake_or_cassette: Any, *, filters: FiltersLike = None, all: bool | str | None = None,
-                            api_version: str | None = None, count: int | None = None) -> None:
-    """The code under test sent `GET /images/json` with these filters / all / API version.
+def _seen(requests: list[Any], marked: list[Any], profile: Profile) -> list[str]:
+    """Every request seen, canonical, the matching ones marked `*` (capped, so a long log stays readable)."""
+    lines = [("  * " if r in marked else "  - ") + _describe_request(r, profile) for r in requests[:MAX_ITEMS]]
+    if len(requests) > MAX_ITEMS:
+        lines.append(f"  ... and {len(requests) - MAX_ITEMS} more")
+    return lines or ["  (none)"]
 
-    Compared as the daemon reads them: either filters JSON form, any key or value order, and any
-    spelling of a boolean (`all=1`, `all=True`) are the same request.  `filters={}` means "no
-    filters"; None means "any".  `count`: exactly that many matching requests (default: at least one).
-    """
+
+def _source_profile(source: Any) -> Profile:
+    """The profile the log's filters are read with: the source's own, else the default."""
+    raw_profile = getattr(source, "profile", None)
+    return get_profile(raw_profile) if isinstance(raw_profile, (str, Profile)) else get_profile()
+
+
+def _assert_requested(source: Any, method: str, route: str, *, filters: FiltersLike, all: bool | str | None,
+                      api_version: str | None, count: int | None) -> None:
+    """One matcher for every `assert_*_requested`: method and route, then the parameters compared as
+    the daemon reads them; on failure, every request seen in canonical form."""
     __tracebackhide__ = True
-    requests = list(fake_or_cassette.requests)
-    raw_profile = getattr(fake_or_cassette, "profile", None)
-    profile = get_profile(raw_profile) if isinstance(raw_profile, (str, Profile)) else get_profile()
+    requests = list(source.requests)
+    profile = _source_profile(source)
     want_filters = canonical_filters(filter_args(filters, profile)) if filters is not None else None
     want_all = None if all is None else (bool_value(all) if isinstance(all, str) else bool(all))
     want_version = version_tuple(plain_version(api_version)) if api_version is not None else None
 
     def matches(request: Any) -> bool:
         path, version = _route(request)
-        if str(getattr(request, "method", "GET")).upper() != "GET" or path != "/images/json":
+        if str(getattr(request, "method", "GET")).upper() != method or path != route:
             return False
         if want_version is not None and (version is None or version_tuple(version) != want_version):
             return False
@@ -89,19 +98,60 @@ def assert_images_requested(fake_or_cassette: Any, *, filters: FiltersLike = Non
     found = [r for r in requests if matches(r)]
     if (count is None and found) or (count is not None and len(found) == count):
         return
-    wanted = ["GET /images/json"]
+    wanted = [f"{method} {route}"]
     if api_version is not None:
         wanted.append(f"API {plain_version(api_version)}")
     if want_all is not None:
         wanted.append(f"all={'true' if want_all else 'false'}")
     if want_filters is not None:
         wanted.append("filters=" + (json.dumps(want_filters, separators=(",", ":")) if want_filters else "<none>"))
-    times = "at least once" if count is None else f"exactly {count} time(s)"
+    times = "at least once" if count is None else ("never" if count == 0 else f"exactly {count} time(s)")
     lines = [f"expected {' '.join(wanted)} {times}, found {len(found)} matching request(s); "
              f"{len(requests)} request(s) seen:"]
-    lines += [("  * " if r in found else "  - ") + _describe_request(r, profile) for r in requests[:MAX_ITEMS]]
-    if len(requests) > MAX_ITEMS:
-        lines.append(f"  ... and {len(requests) - MAX_ITEMS} more")
-    if not requests:
-        lines.append("  (none)")
-    raise AssertionError("\n".join(lines))
+    raise AssertionError("\n".join(lines + _seen(requests, found, profile)))
+
+
+def assert_images_requested(fake_or_cassette: Any, *, filters: FiltersLike = None, all: bool | str | None = None,
+                            api_version: str | None = None, count: int | None = None) -> None:
+    """The code under test sent `GET /images/json` with these filters / all / API version.
+
+    Compared as the daemon reads them: either filters JSON form, any key or value order, and any
+    spelling of a boolean (`all=1`, `all=True`) are the same request.  `filters={}` means "no
+    filters"; None means "any".  `count`: exactly that many matching requests (default: at least one).
+    """
+    __tracebackhide__ = True
+    _assert_requested(fake_or_cassette, "GET", "/images/json", filters=filters, all=all, api_version=api_version,
+                      count=count)
+
+
+def assert_prune_requested(fake_or_cassette: Any, *, filters: FiltersLike = None, api_version: str | None = None,
+                           count: int | None = None) -> None:
+    """The code under test sent `POST /images/prune` with these filters / API version.
+
+    Filters compare as in `assert_images_requested` (`{"dangling": False}` is `{"dangling": ["false"]}`);
+    `filters={}` means "no filters" (the daemon then prunes dangling images only), None "any".
+    `count`: exactly that many matching requests (default: at least one).
+    """
+    __tracebackhide__ = True
+    _assert_requested(fake_or_cassette, "POST", "/images/prune", filters=filters, all=None, api_version=api_version,
+                      count=count)
+
+
+def assert_no_removal_requested(fake_or_cassette: Any) -> None:
+    """The code under test removed nothing: no `POST /images/prune` and no `DELETE /images/{name}`
+    was sent (what a dry run must never send, whatever the daemon would have answered)."""
+    __tracebackhide__ = True
+    requests = list(fake_or_cassette.requests)
+    profile = _source_profile(fake_or_cassette)
+    removals = [r for r in requests if _removes(r)]
+    if not removals:
+        return
+    lines = [f"expected no image removal (POST /images/prune, DELETE /images/{{name}}), found "
+             f"{len(removals)}; {len(requests)} request(s) seen:"]
+    raise AssertionError("\n".join(lines + _seen(requests, removals, profile)))
+
+
+def _removes(request: Any) -> bool:
+    path, _ = _route(request)
+    method = str(getattr(request, "method", "GET")).upper()
+    return (method == "POST" and path == "/images/prune") or (method == "DELETE" and path.startswith("/images/"))
