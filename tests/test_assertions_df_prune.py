@@ -460,11 +460,9 @@ def test_the_fakes_answers_pass_for_every_profile(profile: str) -> None:
 
 
 @pytest.mark.parametrize("profile", sorted(n for n, p in PROFILES.items() if p.is_containerd and p.containers_from))
-@pytest.mark.xfail(strict=True, reason="the fake's containerd records hide an image's digest names while it has "
-                                       "tags (a daemon lists every name in RepoTags), so a prune that untags the "
-                                       "tags keeps the image, with names the listing before did not show (found "
-                                       "where the listing counts containers, so kept images are checked)")
 def test_the_fakes_prune_of_a_tagged_and_digested_containerd_image(profile: str) -> None:
+    """Where the listing counts containers kept images are checked too: a tagged image's RepoDigests are
+    no records of their own, so with its tags pruned it goes (tests/test_prune.py pins the rule)."""
     with FakeDaemon(images=default_images(), profile=profile) as fake:
         _answers_pass(fake.docker_host, fake.profile.api_max, profile, fake.clock())
 

@@ -127,6 +127,16 @@ def test_containerd_prune_all_keeps_one_name_of_a_used_image() -> None:
     assert {"Untagged": "used:1"} in report["ImagesDeleted"]
 
 
+@pytest.mark.parametrize("profile", ["docker-26.1-containerd", "docker-29.7-containerd"])
+def test_containerd_prune_of_a_tagged_image_with_repo_digests_deletes_it(profile: str) -> None:
+    """On the containerd store the RepoDigests of a tagged image are not records of their own: with its
+    tag records gone the image goes (image_prune.go deletes the target once no record names it)."""
+    pulled = Image(tags=["pulled:1"], digests=["pulled@sha256:" + "e" * 64], created="2024-01-05T00:00:00Z",
+                   layers=[{"digest": "sha256:" + "6" * 64, "size": 2}])
+    store, report = prune_images(ImageStore([pulled]), json.dumps({"dangling": ["false"]}), get_profile(profile), NOW)
+    assert store.images == () and report["ImagesDeleted"] == [{"Untagged": "pulled:1"}, {"Deleted": pulled.id}]
+
+
 @pytest.mark.parametrize(("profile", "reclaimed"), [
     ("docker-28.5-containerd", 0),  # before 29: content blobs only, which a seed itemises in `manifests`
     ("docker-29.7-containerd", 7),  # 29: the removed snapshots too

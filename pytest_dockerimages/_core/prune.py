@@ -14,8 +14,9 @@ layer chains each one released; `SpaceReclaimed` sums those layers' sizes.
 Containerd (daemon/containerd/image_prune.go): the candidates are image records (one per name),
 dangling ones only unless `dangling=false`, filtered as the listing filters them; an image a
 container uses keeps one record. Each removed record gives `Untagged`; an image whose last record
-went gives `Deleted` for its target (and the manifests of an index); `SpaceReclaimed` is the unshared
-content of the removed images (Docker 29 also counts their unpacked snapshots).
+went (a tagged image's RepoDigests are no records of their own) gives `Deleted` for its target (and
+the manifests of an index); `SpaceReclaimed` is the unshared content of the removed images (Docker 29
+also counts their unpacked snapshots).
 
 The daemon walks its candidates in Go map order (random); the fake takes them in listing order, so a
 report lists the same records as the daemon's, in an order the daemon may also have chosen.
@@ -204,7 +205,8 @@ def _prune_containerd(store: ImageStore, args: FilterArgs, profile: Profile,
             records.append({"Untagged": image.id if record.dangling else record.familiar})
             current = _with(current, tags=tuple(t for t in current.tags if t != ref),
                             digests=tuple(d for d in current.digests if d != ref))
-        if record.dangling or not (current.tags or current.digests):
+        records_left = current.tags if image.tags else current.digests  # a tagged image's digests are no records
+        if record.dangling or not records_left:
             store = store.without(image.id)
             records.append({"Deleted": image.id})
             records += [{"Deleted": m.id} for m in image_manifests(image) if image.manifests and m.id != image.id]
