@@ -1,5 +1,6 @@
 """Cassettes and the endpoints beyond the listing: the canonical keys of image history, system df and
-image prune (a docker CLI request and a docker SDK request for the same thing match one recording)."""
+image prune (a docker CLI request and a docker SDK request for the same thing match one recording),
+replay across recorded state changes, and a fallback fake that prunes and deletes."""
 from __future__ import annotations
 
 import json
@@ -7,8 +8,13 @@ import urllib.parse
 
 import pytest
 
+from pytest_dockerimages._cassettes.cassette import Cassette, load
+from pytest_dockerimages._cassettes.format import Interaction, changes_state
 from pytest_dockerimages._cassettes.keys import canonical_key, describe_key
+from pytest_dockerimages._cassettes.replay import ReplayBackend
 from pytest_dockerimages._core.profiles import PROFILES
+from pytest_dockerimages._core.wire import Request, Response
+from pytest_dockerimages._files.resources import data_dir
 
 
 def q(path: str, **params: object) -> str:
@@ -107,3 +113,85 @@ def test_different_requests_different_keys(profile: str | None, method: str, a: 
 def test_keys_read_well_in_a_miss_report(target: str, shown: str) -> None:
     method = "POST" if PRUNE in target else "GET"
     assert shown in describe_key(canonical_key(method, target, profile=PROFILES["docker-28.1"]))
+
+
+# --------------------------------------------------------------------------- replay across state changes
+
+LIST = "/v1.45/images/json"
+PRUNED = q(f"/v1.45{PRUNE}", filters={"dangling": {"true": True}})
+
+
+def _it(method: str, target: str, body: bytes, status: int = 200) -> Interaction:
+    return Interaction(method, target, (), b"", status, "OK", (("Content-Type", "application/json"),), body)
+
+
+def _bodies(backend: ReplayBackend, *requests: tuple[str, str]) -> list[bytes]:
+    return [backend.handle(Request(method, target)).body for method, target in requests]
+
+
+@pytest.mark.parametrize(("method", "status", "changes"), [
+    ("POST", 200, True), ("DELETE", 200, True), ("post", 204, True),
+    ("POST", 400, False), ("DELETE", 404, False), ("POST", 500, False),
+    ("GET", 200, False), ("HEAD", 200, False),
+])
+def test_what_counts_as_a_state_change(method: str, status: int, changes: bool) -> None:
+    assert changes_state(method, status) is changes
+
+
+def test_a_listing_after_a_recorded_prune_shows_the_change() -> None:
+    """The listing was recorded three times before the prune (CLI and SDK forms): replay still shows
+    the one recorded after it once the prune is played, and repeats it."""
+    recorded = [_it("GET", LIST, b"[1]"), _it("GET", LIST + "?only_ids=0&all=0", b"[2]"), _it("GET", LIST, b"[3]"),
+                _it("POST", PRUNED, b"pruned"), _it("GET", LIST, b"[after]")]
+    backend = ReplayBackend(Cassette(None, recorded, {"profile": "docker-26.1"}))
+    assert _bodies(backend, ("GET", LIST), ("GET", LIST), ("POST", PRUNED), ("GET", LIST), ("GET", LIST)) == [
+        b"[1]", b"[2]", b"pruned", b"[after]", b"[after]"]
+
+
+def test_reads_without_a_recording_in_the_current_epoch() -> None:
+    """A read recorded only before the change plays its last recording; one recorded only after the
+    change plays that even when the change was not replayed; writes play in recording order."""
+    recorded = [_it("GET", "/v1.45/system/df", b"df1"), _it("GET", "/v1.45/system/df", b"df2"),
+                _it("POST", PRUNED, b"first"), _it("GET", LIST, b"[after]"), _it("POST", PRUNED, b"second")]
+    backend = ReplayBackend(Cassette(None, recorded, {"profile": "docker-26.1"}))
+    assert _bodies(backend, ("GET", LIST), ("POST", PRUNED), ("GET", "/v1.45/system/df"), ("POST", PRUNED),
+                   ("POST", PRUNED), ("GET", LIST)) == [b"[after]", b"first", b"df2", b"second", b"second", b"[after]"]
+
+
+def test_a_refused_prune_does_not_start_a_new_epoch() -> None:
+    recorded = [_it("GET", LIST, b"[1]"), _it("POST", PRUNED, b"no", status=400), _it("GET", LIST, b"[2]")]
+    backend = ReplayBackend(Cassette(None, recorded, {"profile": "docker-26.1"}))
+    assert _bodies(backend, ("POST", PRUNED), ("GET", LIST), ("GET", LIST)) == [b"no", b"[1]", b"[2]"]
+
+
+# --------------------------------------------------------------------------- the fallback fake changes state
+
+def _ids(response: Response) -> set[str]:
+    assert response.status == 200, response.body
+    return {entry["Id"] for entry in json.loads(response.body)}
+
+
+def test_an_unrecorded_prune_is_carried_out_by_the_fallback_and_the_next_listing_shows_it() -> None:
+    cassette = load(data_dir("cassettes") / "docker-26.1.yaml")
+    listing = f"/v{cassette.api_version}/images/json?all=1"
+    prune = q(f"/v{cassette.api_version}{PRUNE}",
+              filters={"dangling": {"false": True}, "label": {"org.example.kind=imported": True}})
+    assert cassette.index().get(cassette.key_of("POST", prune)) is None  # not recorded
+    backend = ReplayBackend(cassette, fallback=True)
+    before = _ids(backend.handle(Request("GET", listing)))
+    assert backend.fallback_hits == []
+    answer = backend.handle(Request("POST", prune))
+    report = json.loads(answer.body)
+    gone = {entry["Deleted"] for entry in report["ImagesDeleted"] if "Deleted" in entry} & before  # less layers
+    assert answer.status == 200 and gone
+    assert _ids(backend.handle(Request("GET", listing))) == before - gone  # the fake answers from now on
+    assert backend.misses == [] and len(backend.fallback_hits) == 2
+
+
+def test_an_unrecorded_delete_is_carried_out_by_the_fallback() -> None:
+    cassette = load(data_dir("cassettes") / "docker-26.1.yaml")
+    backend = ReplayBackend(cassette, fallback=True)
+    answer = backend.handle(Request("DELETE", f"/v{cassette.api_version}/images/example/tiny:latest"))
+    assert answer.status == 200 and json.loads(answer.body) == [{"Untagged": "example/tiny:latest"}]
+    tags = {t for e in json.loads(backend.handle(Request("GET", "/images/json")).body) for t in e["RepoTags"]}
+    assert "example/tiny:1.0" in tags and "example/tiny:latest" not in tags
