@@ -11,7 +11,7 @@ import pytest
 from pytest_dockerimages._cassettes.cassette import Cassette, load
 from pytest_dockerimages._cassettes.format import Interaction, changes_state
 from pytest_dockerimages._cassettes.keys import canonical_key, describe_key
-from pytest_dockerimages._cassettes.replay import ReplayBackend
+from pytest_dockerimages._cassettes.replay import ReplayBackend, images_from_cassette
 from pytest_dockerimages._core.profiles import PROFILES
 from pytest_dockerimages._core.wire import Request, Response
 from pytest_dockerimages._files.resources import data_dir
@@ -195,3 +195,35 @@ def test_an_unrecorded_delete_is_carried_out_by_the_fallback() -> None:
     assert answer.status == 200 and json.loads(answer.body) == [{"Untagged": "example/tiny:latest"}]
     tags = {t for e in json.loads(backend.handle(Request("GET", "/images/json")).body) for t in e["RepoTags"]}
     assert "example/tiny:1.0" in tags and "example/tiny:latest" not in tags
+
+
+def test_the_fallback_answers_history_as_recorded() -> None:
+    """A recorded history answer seeds the image's history: the fake shows its steps, by any name."""
+    shipped = load(data_dir("cassettes") / "docker-26.1.yaml")
+    listing = json.loads(next(i.body for i in shipped.interactions if i.target == "/images/json?all=1"))
+    app = next(e for e in listing if "example/loaded:app" in (e.get("RepoTags") or []))
+    steps = [{"Comment": "", "Created": 1700000100, "CreatedBy": "COPY app /app", "Id": app["Id"],
+              "Size": 12, "Tags": ["example/loaded:app"]},
+             {"Comment": "base", "Created": 1700000000, "CreatedBy": "ADD rootfs /", "Id": "<missing>",
+              "Size": app["Size"] - 12, "Tags": None}]
+    recorded = _it("GET", f"/v1.45/images/{app['Id']}/history", json.dumps(steps).encode())
+    others = [i for i in shipped.interactions if not i.target.split("?")[0].endswith("/history")]
+    cassette = Cassette(None, [*others, recorded], dict(shipped.metadata))
+    (image,) = [i for i in images_from_cassette(cassette) if i.id == app["Id"]]
+    assert [(h.created_by, h.comment, h.size) for h in image.history or ()] == [
+        ("ADD rootfs /", "base", app["Size"] - 12), ("COPY app /app", "", 12)]
+    answer = ReplayBackend(cassette, fallback=True).handle(Request("GET", "/v1.45/images/example/loaded:app/history"))
+    shown = json.loads(answer.body)
+    assert [(h["Created"], h["CreatedBy"], h["Comment"], h["Size"]) for h in shown] == [
+        (s["Created"], s["CreatedBy"], s["Comment"], s["Size"]) for s in steps]
+    assert shown[0]["Id"] == app["Id"]
+
+
+def test_a_malformed_recorded_history_leaves_the_image_with_the_fakes_history() -> None:
+    shipped = load(data_dir("cassettes") / "docker-26.1.yaml")
+    listing = json.loads(next(i.body for i in shipped.interactions if i.target == "/images/json?all=1"))
+    first = listing[0]["Id"]
+    bad = _it("GET", f"/v1.45/images/{first}/history", json.dumps([{"Id": first, "Created": "yesterday"}]).encode())
+    others = [i for i in shipped.interactions if not i.target.split("?")[0].endswith("/history")]
+    images = images_from_cassette(Cassette(None, [*others, bad], dict(shipped.metadata)))
+    assert {i.id: i.history for i in images}[first] is None

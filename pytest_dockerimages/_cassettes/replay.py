@@ -260,10 +260,13 @@ def _listing_query(interaction: Interaction) -> tuple[str | None, bool] | None:
 
 def images_from_cassette(cassette: Cassette) -> list[Image]:
     """Images as the recorded daemon held them: the largest unfiltered listing (``all=1`` first,
-    newest API version first) joined with every recorded inspect document."""
+    newest API version first) joined with every recorded inspect document, and each image's history
+    from a recorded ``GET /images/{name}/history`` (without ``platform``) where there is one, so the
+    fallback answers history as the daemon did (else the fake's one entry per layer applies)."""
     best: tuple[Any, ...] | None = None
     listing: list[dict[str, Any]] = []
     inspects: dict[str, dict[str, Any]] = {}
+    histories: dict[str, list[dict[str, Any]]] = {}
     for interaction in cassette.interactions:
         found = _listing_query(interaction)
         if found is not None:
@@ -276,19 +279,31 @@ def images_from_cassette(cassette: Cassette) -> list[Image]:
             if best is None or rank > best:
                 best, listing = rank, body
             continue
-        route = split_version(urllib.parse.unquote(interaction.target.split("?", 1)[0]))[1]
-        if interaction.method == "GET" and interaction.status == 200 and route.startswith("/images/") \
-                and route.endswith("/json") and route != "/images/json":
-            try:
-                doc = json.loads(interaction.body)
-            except ValueError:
-                continue
-            if isinstance(doc, dict) and isinstance(doc.get("Id"), str):
-                inspects[doc["Id"]] = doc
+        if interaction.method != "GET" or interaction.status != 200:
+            continue
+        raw_path, _, query = interaction.target.partition("?")
+        route = split_version(urllib.parse.unquote(raw_path))[1]
+        if not route.startswith("/images/") or route == "/images/json":
+            continue
+        try:
+            doc = json.loads(interaction.body)
+        except ValueError:
+            continue
+        if route.endswith("/json") and isinstance(doc, dict) and isinstance(doc.get("Id"), str):
+            inspects[doc["Id"]] = doc
+        elif route.endswith("/history") and not query and _history_answer(doc):
+            histories.setdefault(doc[0]["Id"], doc)  # the first entry is the image itself
     store = (cassette.profile or get_profile(None)).store
     listed = [s for s in listing if isinstance(s, dict) and isinstance(s.get("Id"), str)]
     # an image the model cannot hold is left out rather than failing the fallback
-    return build_images(listed, inspects, store, skip_invalid=True)
+    return build_images(listed, inspects, store, histories=histories, skip_invalid=True)
+
+
+def _history_answer(doc: Any) -> bool:
+    """A history answer the seed can take (a bad one must not cost the fallback its image)."""
+    return isinstance(doc, list) and bool(doc) and isinstance(doc[0], dict) and isinstance(doc[0].get("Id"), str) \
+        and all(isinstance(e, dict) and all(isinstance(e.get(k) or 0, int) for k in ("Created", "Size"))
+                and all(isinstance(e.get(k) or "", str) for k in ("CreatedBy", "Comment")) for e in doc)
 
 
 def _fallback_backend(cassette: Cassette) -> Backend:
