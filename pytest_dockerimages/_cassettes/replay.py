@@ -260,13 +260,16 @@ def _listing_query(interaction: Interaction) -> tuple[str | None, bool] | None:
 
 def images_from_cassette(cassette: Cassette) -> list[Image]:
     """Images as the recorded daemon held them: the largest unfiltered listing (``all=1`` first,
-    newest API version first) joined with every recorded inspect document, and each image's history
+    newest API version first) joined with every recorded inspect document; each image's history
     from a recorded ``GET /images/{name}/history`` (without ``platform``) where there is one, so the
-    fallback answers history as the daemon did (else the fake's one entry per layer applies)."""
+    fallback answers history as the daemon did (else the fake's one entry per layer applies); and the
+    containers of a recorded ``GET /system/df`` (else the listing's counts), so a fallback prune keeps
+    the images containers use."""
     best: tuple[Any, ...] | None = None
     listing: list[dict[str, Any]] = []
     inspects: dict[str, dict[str, Any]] = {}
     histories: dict[str, list[dict[str, Any]]] = {}
+    containers: dict[str, list[str]] | None = None
     for interaction in cassette.interactions:
         found = _listing_query(interaction)
         if found is not None:
@@ -283,20 +286,39 @@ def images_from_cassette(cassette: Cassette) -> list[Image]:
             continue
         raw_path, _, query = interaction.target.partition("?")
         route = split_version(urllib.parse.unquote(raw_path))[1]
-        if not route.startswith("/images/") or route == "/images/json":
+        if not route.startswith("/images/") and route != "/system/df" or route == "/images/json":
             continue
         try:
             doc = json.loads(interaction.body)
         except ValueError:
             continue
-        if route.endswith("/json") and isinstance(doc, dict) and isinstance(doc.get("Id"), str):
+        if route == "/system/df":
+            if containers is None and not query:
+                containers = _df_containers(doc)
+        elif route.endswith("/json") and isinstance(doc, dict) and isinstance(doc.get("Id"), str):
             inspects[doc["Id"]] = doc
         elif route.endswith("/history") and not query and _history_answer(doc):
             histories.setdefault(doc[0]["Id"], doc)  # the first entry is the image itself
     store = (cassette.profile or get_profile(None)).store
     listed = [s for s in listing if isinstance(s, dict) and isinstance(s.get("Id"), str)]
     # an image the model cannot hold is left out rather than failing the fallback
-    return build_images(listed, inspects, store, histories=histories, skip_invalid=True)
+    return build_images(listed, inspects, store, containers, histories=histories, skip_invalid=True)
+
+
+def _df_containers(doc: Any) -> dict[str, list[str]] | None:
+    """Image id -> the ids of the containers using it, from a system df answer (any layout); None when
+    it lists no containers section."""
+    if not isinstance(doc, dict):
+        return None
+    usage = doc.get("ContainerUsage")
+    items = doc.get("Containers", usage.get("Items") if isinstance(usage, dict) else None)
+    if not isinstance(items, list):
+        return None
+    out: dict[str, list[str]] = {}
+    for item in items:
+        if isinstance(item, dict) and isinstance(item.get("Id"), str) and isinstance(item.get("ImageID"), str):
+            out.setdefault(item["ImageID"], []).append(item["Id"])
+    return out
 
 
 def _history_answer(doc: Any) -> bool:
