@@ -14,6 +14,7 @@ from requires import require_module
 from test_cli_serve import first_line, run_cli, start_serve, stop
 
 from pytest_dockerimages import FakeDaemon
+from pytest_dockerimages._cassettes.cassette import Cassette
 from pytest_dockerimages._cassettes.replay import ReplayBackend
 from pytest_dockerimages._core.defaults import default_images
 from pytest_dockerimages._core.wire import Request
@@ -183,3 +184,50 @@ def test_record_reports_a_broken_conftest_in_one_line(tmp_path: Path) -> None:
     done = record("unix:///nonexistent/docker.sock", tmp_path / "x.yaml", "--conftest", str(conftest))
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert str(conftest) in done.stderr and "boom" in done.stderr
+
+
+# --------------------------------------------------------------------------- record's matrix and --include-prune
+
+
+def test_record_holds_history_and_df_and_changes_nothing(recorded: Path) -> None:
+    cassette = Cassette.load(recorded)
+    routes = [i.target.split("?")[0] for i in cassette.interactions]
+    listing = json.loads(next(i.body for i in cassette.interactions if i.target == "/v1.45/images/json?all=1"))
+    assert {f"/v1.45/images/{e['Id']}/history" for e in listing} <= set(routes)  # every image by id
+    assert "/v1.45/images/example/loaded:app/history" in routes and "/v1.45/system/df" in routes
+    assert {i.method for i in cassette.interactions} == {"GET", "HEAD"}
+
+
+def test_include_prune_warns_before_anything_is_sent(tmp_path: Path) -> None:
+    done = record("unix:///nonexistent/docker.sock", tmp_path / "x.yaml", "--include-prune", "--no-plugins")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    warning, _, rest = done.stderr.partition("\n")
+    assert warning == ("warning: --include-prune sends POST /images/prune to unix:///nonexistent/docker.sock: "
+                       "images on that daemon will be DELETED")
+    assert "cannot reach the daemon" in rest
+
+
+def test_include_prune_records_the_prunes_last_and_replay_shows_what_they_did(tmp_path: Path) -> None:
+    out = tmp_path / "pruned.yaml"
+    with FakeDaemon(images=default_images(), profile="docker-26.1") as fake:
+        before = {i.id for i in fake.images}
+        done = record(fake.docker_host, out, "--include-prune", "--no-plugins")
+        after = {i.id for i in fake.images}
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.startswith("warning: --include-prune sends POST /images/prune to ")
+    assert after < before  # the daemon recorded from lost images
+    interactions = Cassette.load(out).interactions
+    writes = [n for n, i in enumerate(interactions) if i.method == "POST"]
+    assert [interactions[n].target.split("?")[0] for n in writes] == ["/v1.45/images/prune"] * 4
+    assert writes[0] > max(n for n, i in enumerate(interactions) if "/history" in i.target or "/system/df" in i.target)
+    assert interactions[writes[0]].status == 400  # a refused filter first
+    for n in writes[1:]:  # each prune is followed by the listings
+        assert [i.target for i in interactions[n + 1:n + 3]] == ["/v1.45/images/json", "/v1.45/images/json?all=1"]
+    # replay: the listing before the prune, the prune's report, the listing after it
+    replay = ReplayBackend.from_file(out)
+    listed = [e["Id"] for e in json.loads(replay.handle(Request("GET", "/v1.45/images/json?all=1")).body)]
+    assert set(listed) == before
+    for n in writes[1:]:
+        replay.handle(Request("POST", interactions[n].target))
+    assert {e["Id"] for e in json.loads(replay.handle(Request("GET", "/v1.45/images/json?all=1")).body)} == after
+    assert replay.misses == []

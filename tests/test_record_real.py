@@ -19,6 +19,7 @@ import pytest
 from pytest_dockerimages._cassettes.cassette import Cassette
 from pytest_dockerimages._cassettes.record import RecordingBackend
 from pytest_dockerimages._cassettes.replay import ReplayBackend
+from pytest_dockerimages._core.wire import Request
 from pytest_dockerimages._http.server import Server
 from pytest_dockerimages._real.fixture import skip_or_fail, started_real_daemon
 from pytest_dockerimages._real.harness import RealDaemon
@@ -118,6 +119,30 @@ def test_dockerimages_record_command(daemon: RealDaemon, tmp_path: Path) -> None
     check = subprocess.run([sys.executable, "-m", "pytest_dockerimages", "validate", str(out)], capture_output=True,
                            text=True, timeout=120)
     assert check.returncode == 0 and "ok" in check.stdout
+
+
+@pytest.mark.parametrize("daemon", ["docker-26.1-containerd"], indirect=True)
+def test_dockerimages_record_include_prune(daemon: RealDaemon, tmp_path: Path) -> None:
+    """A private daemon: the warning first, the prunes last, and the daemon lost what they deleted."""
+    out = tmp_path / "pruned.yaml"
+    before = {e["Id"] for e in json.loads(daemon.get("/images/json?all=1")[2])}
+    proc = subprocess.run([sys.executable, "-m", "pytest_dockerimages", "record", "--docker-host", daemon.docker_host,
+                           "-o", str(out), "--include-prune", "--no-plugins"], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == f"warning: --include-prune sends POST /images/prune to {daemon.docker_host}: " \
+                          "images on that daemon will be DELETED\n"
+    after = {e["Id"] for e in json.loads(daemon.get("/images/json?all=1")[2])}
+    assert after < before
+    interactions = Cassette.load(out).interactions
+    first_prune = next(n for n, i in enumerate(interactions) if i.method == "POST")
+    assert all(i.target.split("?")[0].endswith(("/images/prune", "/images/json")) for i in interactions[first_prune:])
+    replay = ReplayBackend.from_file(out)
+    assert replay.handle(Request("GET", f"/v{daemon.version['ApiVersion']}/images/json?all=1")).status == 200
+    for interaction in interactions[first_prune:]:
+        replay.handle(Request(interaction.method, interaction.target))
+    last = replay.handle(Request("GET", f"/v{daemon.version['ApiVersion']}/images/json?all=1"))
+    assert {e["Id"] for e in json.loads(last.body)} == after and replay.misses == []
 
 
 @pytest.mark.parametrize("daemon", ["docker-26.1"], indirect=True)

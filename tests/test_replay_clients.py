@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import textwrap
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -19,12 +19,18 @@ from pytest_dockerimages._cassettes.replay import ReplayBackend
 from pytest_dockerimages._files.resources import data_dir
 from pytest_dockerimages._http.server import Server
 from pytest_dockerimages._real.fixture import skip_or_fail
-from pytest_dockerimages._real.matrix import CLI_COMMANDS, SDK_CALLS, images_json
+from pytest_dockerimages._real.matrix import (
+    CLI_COMMANDS,
+    DF_IMAGES_FMT,
+    FMT,
+    HISTORY_FMT,
+    SDK_CALLS,
+    images_json,
+)
 
 NAMES = ("docker-20.10", "docker-26.1", "docker-26.1-containerd")
-FMT = "{{.ID}} {{.Repository}}:{{.Tag}} {{.Digest}}"
 
-#: what each CLI command of matrix.CLI_COMMANDS asks the daemon, in the CLI's own form
+#: what each listing command of matrix.CLI_COMMANDS asks the daemon, in the CLI's own form
 CLI_EQUIVALENT: dict[tuple[str, ...], dict[str, Any]] = {
     ("images", "--no-trunc", "--format", FMT): {},
     ("images", "-a", "--no-trunc", "--format", FMT): {"all": 1},
@@ -38,13 +44,31 @@ CLI_EQUIVALENT: dict[tuple[str, ...], dict[str, Any]] = {
     ("images", "-q", "--no-trunc", "example/loaded"): {"filters": {"reference": {"example/loaded": True}}},
 }
 
-SDK_EQUIVALENT: dict[str, dict[str, Any]] = {
-    "{}": {},
-    '{"all": true}': {"all": 1},
-    '{"quiet": true}': {},
-    '{"filters": {"dangling": true}}': {"filters": {"dangling": {"true": True}}},
-    '{"filters": {"label": "org.example.kind=built"}}': {"filters": {"label": {"org.example.kind=built": True}}},
-    '{"name": "example/loaded"}': {"filters": {"reference": {"example/loaded": True}}},
+#: the other commands of matrix.CLI_COMMANDS: the route each reads (under /v{api})
+CLI_READS: dict[tuple[str, ...], str] = {
+    ("image", "history", "--no-trunc", "--format", HISTORY_FMT, "example/loaded:app"):
+        "/images/example/loaded:app/history",
+    ("image", "history", "--no-trunc", "--format", HISTORY_FMT, "example/built:1"): "/images/example/built:1/history",
+    ("system", "df"): "/system/df",
+    ("system", "df", "-v", "--format", DF_IMAGES_FMT): "/system/df",
+}
+
+
+def _listing(**params: Any) -> Callable[[str], str]:
+    return lambda api: images_json(f"/v{api}", **params)
+
+
+#: what each call of matrix.SDK_CALLS asks the daemon: (name, kwargs as JSON) -> target at an API version
+SDK_EQUIVALENT: dict[tuple[str, str], Callable[[str], str]] = {
+    ("images", "{}"): _listing(),
+    ("images", '{"all": true}'): _listing(all=1),
+    ("images", '{"quiet": true}'): _listing(),
+    ("images", '{"filters": {"dangling": true}}'): _listing(filters={"dangling": {"true": True}}),
+    ("images", '{"filters": {"label": "org.example.kind=built"}}'):
+        _listing(filters={"label": {"org.example.kind=built": True}}),
+    ("images", '{"name": "example/loaded"}'): _listing(filters={"reference": {"example/loaded": True}}),
+    ("history", '{"image": "example/loaded:app"}'): lambda api: f"/v{api}/images/example/loaded:app/history",
+    ("df", "{}"): lambda api: f"/v{api}/system/df",
 }
 
 
@@ -82,12 +106,17 @@ def replay(request: pytest.FixtureRequest) -> Iterator[tuple[ReplayBackend, Serv
 
 
 def recorded(backend: ReplayBackend, api: str | None = None, **params: Any) -> Interaction:
-    """The interaction the cassette holds for the CLI form of a request (first of its key)."""
-    api = api or backend.cassette.api_version
-    target = images_json(f"/v{api}", **params)
-    found = backend.cassette.index().get(backend.cassette.key_of("GET", target))
-    assert found, f"cassette lacks {target}"
-    return found[0]
+    """The interaction the cassette holds for the CLI form of a listing (first of its key)."""
+    return recorded_at(backend, images_json(f"/v{api or backend.cassette.api_version}", **params))
+
+
+def recorded_at(backend: ReplayBackend, target: str, method: str = "GET", epoch: int = 0) -> Interaction:
+    """The first interaction the cassette holds for a request in an epoch (0: before any prune)."""
+    found = backend.cassette.timeline().get(backend.cassette.key_of(method, target))
+    assert found, f"cassette lacks {method} {target}"
+    in_epoch = [interaction for at, interaction in found if at == epoch]
+    assert in_epoch, f"cassette lacks {method} {target} in epoch {epoch}"
+    return in_epoch[0]
 
 
 def cli_env(docker_host: str, config: Path) -> dict[str, str]:
@@ -97,8 +126,8 @@ def cli_env(docker_host: str, config: Path) -> dict[str, str]:
 
 
 def test_cli_commands_are_all_covered() -> None:
-    assert set(CLI_EQUIVALENT) == set(CLI_COMMANDS)
-    assert set(SDK_EQUIVALENT) == {json.dumps(kwargs) for _, kwargs in SDK_CALLS}
+    assert set(CLI_EQUIVALENT) | set(CLI_READS) == set(CLI_COMMANDS)
+    assert set(SDK_EQUIVALENT) == {(name, json.dumps(kwargs)) for name, kwargs in SDK_CALLS}
 
 
 @pytest.mark.dockercli
@@ -118,6 +147,10 @@ def test_docker_cli_sees_recorded_bodies(replay: tuple[ReplayBackend, Server], a
 
 
 def check_cli_output(backend: ReplayBackend, api: str, args: tuple[str, ...], stdout: str) -> None:
+    if args in CLI_READS:
+        body = json.loads(recorded_at(backend, f"/v{api}{CLI_READS[args]}").body)
+        check_cli_read(args, body, stdout)
+        return
     body = json.loads(recorded(backend, api, **CLI_EQUIVALENT[args]).body)
     lines = stdout.splitlines()
     assert {line.split()[0] for line in lines} == {entry["Id"] for entry in body}
@@ -129,19 +162,33 @@ def check_cli_output(backend: ReplayBackend, api: str, args: tuple[str, ...], st
                     assert tag in shown
 
 
+def check_cli_read(args: tuple[str, ...], body: Any, stdout: str) -> None:
+    """What `docker image history` and `docker system df [-v]` printed from the recorded answer."""
+    rows = [line.split() for line in stdout.splitlines() if line.strip()]
+    if args[0] == "image":  # ID CreatedAt Size CreatedBy..., newest first
+        assert [row[0] for row in rows] == [entry["Id"] for entry in body]
+    elif "-v" in args:  # ID Containers Size SharedSize UniqueSize, one row per image
+        assert {row[0]: int(row[1]) for row in rows} == {e["Id"]: e["Containers"] for e in body["Images"]}
+    else:  # TYPE TOTAL ACTIVE SIZE RECLAIMABLE
+        images = next(row for row in rows if row[0] == "Images")
+        active = sum(1 for e in body["Images"] if e["Containers"] > 0)
+        assert images[1:3] == [str(len(body["Images"])), str(active)]
+
+
 def test_docker_sdk_sees_recorded_bodies(replay: tuple[ReplayBackend, Server]) -> None:
     docker = docker_sdk()
     backend, server = replay
     for name, kwargs in SDK_CALLS:
         client = docker.APIClient(base_url=server.docker_host, version="auto", timeout=30)
-        fresh = ReplayBackend(backend.cassette)  # first answer of each key, as `recorded` reads it
+        fresh = ReplayBackend(backend.cassette)  # first answer of each key, as `recorded_at` reads it
         server.backend = fresh
         try:
             result = getattr(client, name)(**kwargs)
         finally:
             client.close()
         assert fresh.misses == []
-        body = json.loads(recorded(fresh, **SDK_EQUIVALENT[json.dumps(kwargs)]).body)
+        target = SDK_EQUIVALENT[(name, json.dumps(kwargs))](str(backend.cassette.api_version))
+        body = json.loads(recorded_at(fresh, target).body)
         if kwargs.get("quiet"):
             assert result == [entry["Id"] for entry in body]
         else:
@@ -214,3 +261,115 @@ def test_unrecorded_request_fails_the_test_with_a_useful_message(pytester: pytes
 def test_cassette_load_is_cached_and_fast() -> None:
     path = data_dir("cassettes") / "docker-26.1.yaml"
     assert load(path) is load(path)
+
+
+# --------------------------------------------------------------------------- history, df and prune
+
+#: cassettes whose replay the prune tests run: both image stores, the oldest and the newest API
+PRUNE_NAMES = ("docker-20.10", "docker-26.1", "docker-29.7-containerd")
+LISTING = ("images", "-a", "--no-trunc", "--format", FMT)
+
+
+def _cassette(name: str) -> Path:
+    return data_dir("cassettes") / f"{name}.yaml"
+
+
+def _run(cli: str, docker_host: str, config: Path) -> Callable[..., str]:
+    def run(*args: str) -> str:
+        proc = subprocess.run([cli, *args], env=cli_env(docker_host, config), capture_output=True, text=True,
+                              timeout=60, stdin=subprocess.DEVNULL)
+        assert proc.returncode == 0, f"docker {' '.join(args)}: {proc.stderr}"
+        return proc.stdout
+    return run
+
+
+def _deleted(report: dict[str, Any]) -> set[str]:
+    return {entry["Deleted"] for entry in report["ImagesDeleted"] or () if "Deleted" in entry}
+
+
+@pytest.mark.dockercli
+@pytest.mark.parametrize("name", PRUNE_NAMES)
+def test_docker_cli_history_df_and_prune_against_a_builtin_cassette(name: str, tmp_path: Path) -> None:
+    """`docker system df -v`, `docker image history`, `docker image prune -f` and `... -a -f --filter label=`:
+    each prints the recorded answer, and the listing after the prunes is the one recorded after them."""
+    backend = ReplayBackend.from_file(_cassette(name))
+    with Server(backend) as server:
+        run = _run(docker_cli(), server.docker_host, tmp_path)
+        verbose = run("system", "df", "-v")
+        history = run("image", "history", "--no-trunc", "example/loaded:app")
+        before = {line.split()[0] for line in run(*LISTING).splitlines()}
+        dangling = run("image", "prune", "-f")
+        labelled = run("image", "prune", "-a", "-f", "--filter", "label=org.example.kind=imported")
+        after = {line.split()[0] for line in run(*LISTING).splitlines()}
+    assert backend.misses == [] and not server.errors
+    api = backend.played[-1].target.split("/")[1][1:]  # the version the CLI negotiated
+    usage = json.loads(recorded_at(backend, f"/v{api}/system/df").body)
+    assert all(image["Id"][7:19] in verbose for image in usage["Images"])
+    steps = json.loads(recorded_at(backend, f"/v{api}/images/example/loaded:app/history").body)
+    assert [line.split()[0] for line in history.splitlines()[1:]] == [step["Id"] for step in steps]
+    prunes = [json.loads(i.body) for i in backend.played if i.method == "POST"]
+    for out, report in zip((dangling, labelled), prunes, strict=True):
+        for entry in report["ImagesDeleted"] or ():
+            assert all(f"{kind.lower()}: {ref}" in out for kind, ref in entry.items())
+    assert "example/tiny:1.0" in labelled  # untagged by the label prune
+    gone = _deleted(prunes[1]) & before
+    # the listing recorded after the label prune: the SDK's prunes, recorded before the CLI's, show there too
+    recorded_after = json.loads(backend.played[-1].body)
+    assert gone and after == {entry["Id"] for entry in recorded_after} and after < before - gone
+
+
+@pytest.mark.parametrize("name", PRUNE_NAMES)
+def test_docker_sdk_history_df_and_prune_against_a_builtin_cassette(name: str) -> None:
+    """Image.history(), client.df() and client.images.prune() get the recorded answers, and the
+    listing after the prune is the one recorded after it."""
+    docker = docker_sdk()
+    backend = ReplayBackend.from_file(_cassette(name))
+    with Server(backend) as server:
+        client = docker.DockerClient(base_url=server.docker_host, version="auto", timeout=30)
+        try:
+            image = next(i for i in client.images.list(name="example/loaded") if "example/loaded:app" in i.tags)
+            history = image.history()
+            usage = client.df()
+            before = {i.id for i in client.images.list(all=True)}
+            report = client.images.prune()
+            after = {i.id for i in client.images.list(all=True)}
+        finally:
+            client.close()
+    assert backend.misses == [] and not server.errors
+    api = backend.cassette.api_version
+    assert history == json.loads(recorded_at(backend, f"/v{api}/images/{image.id}/history").body)
+    assert usage == json.loads(recorded_at(backend, f"/v{api}/system/df").body)
+    assert report == json.loads(recorded_at(backend, f"/v{api}/images/prune", "POST").body)
+    gone = _deleted(report) & before
+    assert gone and after == before - gone
+
+
+@pytest.mark.dockercli
+def test_an_unrecorded_prune_is_carried_out_by_the_fallback(tmp_path: Path) -> None:
+    """With fallback the fake carries out a prune the cassette lacks; the listings after it show it."""
+    backend = ReplayBackend.from_file(_cassette("docker-26.1"), fallback=True)
+    with Server(backend) as server:
+        run = _run(docker_cli(), server.docker_host, tmp_path)
+        before = {line.split()[0]: line.split()[1] for line in run(*LISTING).splitlines()}
+        out = run("image", "prune", "-a", "-f", "--filter", "label=a=b")  # never recorded
+        after = {line.split()[0]: line.split()[1] for line in run(*LISTING).splitlines()}
+    assert backend.misses == [] and len(backend.fallback_hits) >= 2 and not server.errors
+    tiny = {image_id for image_id, ref in before.items() if ref.startswith("example/tiny:")}
+    assert "untagged: example/tiny:1.0" in out and tiny and not tiny & set(after)
+    assert set(after) == set(before) - tiny
+
+
+def test_an_unrecorded_sdk_prune_is_carried_out_by_the_fallback() -> None:
+    docker = docker_sdk()
+    backend = ReplayBackend.from_file(_cassette("docker-29.7-containerd"), fallback=True)
+    with Server(backend) as server:
+        client = docker.DockerClient(base_url=server.docker_host, version="auto", timeout=30)
+        try:
+            before = {i.id for i in client.images.list(all=True)}
+            report = client.images.prune(filters={"label": "org.example.kind=built"})  # never recorded
+            after = {i.id for i in client.images.list(all=True)}
+        finally:
+            client.close()
+    assert backend.misses == [] and backend.fallback_hits and not server.errors
+    gone = _deleted(report) & before
+    assert gone and after == before - gone

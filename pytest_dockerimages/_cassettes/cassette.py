@@ -22,6 +22,7 @@ from .format import (
     CassetteError,
     CassetteNotFoundError,
     Interaction,
+    changes_state,
     dump_yaml,
     parse_yaml,
     read_document,
@@ -60,10 +61,18 @@ class Cassette:
 
     def index(self) -> dict[Key, list[Interaction]]:
         """Key -> interactions with that key, in recording order (replay plays them in turn)."""
+        return {key: [interaction for _, interaction in entries] for key, entries in self.timeline().items()}
+
+    def timeline(self) -> dict[Key, list[tuple[int, Interaction]]]:
+        """Key -> (epoch, interaction) in recording order; an interaction's epoch is how many state
+        changes (:func:`changes_state`: a prune, a delete) were recorded before it, so replay can tell
+        a listing taken before a prune from one taken after it."""
         profile, api = self.profile, self.api_version
-        out: dict[Key, list[Interaction]] = {}
+        out: dict[Key, list[tuple[int, Interaction]]] = {}
+        epoch = 0
         for interaction in self.interactions:
-            out.setdefault(interaction.key(profile, api), []).append(interaction)
+            out.setdefault(interaction.key(profile, api), []).append((epoch, interaction))
+            epoch += changes_state(interaction.method, interaction.status)
         return out
 
     def append(self, interaction: Interaction) -> None:

@@ -34,7 +34,7 @@ except ImportError:  # pragma: no cover - PyYAML without libyaml
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 __all__ = ["VCR_FORMAT", "FORMAT", "URI_BASE", "HOP_BY_HOP", "CassetteError", "CassetteNotFoundError", "Interaction",
-           "to_document", "read_document", "dump_yaml", "parse_yaml"]
+           "changes_state", "to_document", "read_document", "dump_yaml", "parse_yaml"]
 
 VCR_FORMAT = 1  # vcrpy's own "version" key
 FORMAT = 1  # metadata.dockerimages.format
@@ -42,6 +42,12 @@ FORMAT = 1  # metadata.dockerimages.format
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
                         "proxy-connection"})
 URI_BASE = "http://localhost"
+
+
+def changes_state(method: str, status: int) -> bool:
+    """A request the daemon carried out that may change what later reads see (a prune, a delete, a load):
+    any method but GET and HEAD, answered 2xx. A refused one changed nothing."""
+    return method.upper() not in ("GET", "HEAD") and 200 <= status < 300
 
 
 class CassetteError(ValueError):

@@ -2,7 +2,9 @@
 
 Matching is semantic: :func:`canonical_key` reduces a request to what the daemon actually reads
 (method, path with its version prefix, and for ``/images/json`` the parsed ``all``, filters in
-either JSON form, and the version-gated ``shared-size``/``manifests``/``identity``), so a docker CLI
+either JSON form, and the version-gated ``shared-size``/``manifests``/``identity``; for
+``/images/{name}/history`` the decoded ``platform`` where the release reads it; for ``/system/df``
+the set of ``type`` values and ``verbose``; for ``POST /images/prune`` its filters), so a docker CLI
 request and a docker SDK request for the same thing give the same key, and replay is one dict
 lookup.
 """
@@ -16,12 +18,20 @@ from typing import Any
 
 from .._core.daemon import split_version
 from .._core.errors import DaemonError
-from .._core.profiles import PROFILES, Profile, at_least, below, earliest_from
-from .._core.query import bool_value, canonical_filters, filters_from_json, parse_form
+from .._core.history import decode_platform
+from .._core.profiles import PROFILES, Profile, at_least, below, earliest_from, version_tuple
+from .._core.query import Form, bool_value, canonical_filters, filters_from_json, parse_form
+from .._core.system_df import requested_types
 
 __all__ = ["Key", "canonical_key", "describe_key"]
 
 _INSPECT = re.compile(r"^/images/(.+)/json$")
+_HISTORY = re.compile(r"^/images/(.+)/history$")
+
+#: An unknown API version (no profile, no default) counts every parameter: the newest any release speaks.
+_NEWEST_API = max((p.api_max for p in PROFILES.values()), key=version_tuple)
+#: Where Docker 29's `GET /system/df` reads `verbose` (the usage_objects layout; see _core/system_df.py).
+_DF_VERBOSE_FROM = "1.52"
 
 Key = tuple[Any, ...]
 
@@ -41,15 +51,26 @@ def _gate(api: str | None, floor: str | None) -> bool:
     return api is None or at_least(api, floor)
 
 
-def _images_json_query(raw_query: str, api: str | None, profile: Profile | None) -> tuple[Any, ...]:
-    form = parse_form(raw_query)
-    parts: list[tuple[str, Any]] = [("all", bool_value(form.get("all")))]
-    raw_filters = form.get("filters")
+def _filters(form: Form, profile: Profile | None) -> dict[str, dict[str, bool]] | None:
+    """The ``filters`` parameter in either JSON form; None when the daemon cannot parse it."""
     try:
-        filters = filters_from_json(raw_filters, profile or PROFILES["docker-26.1"])
+        return filters_from_json(form.get("filters"), profile or PROFILES["docker-26.1"])
     except DaemonError:
-        parts.append(("filters!", raw_filters))  # an error case: keep the exact text
-        filters = None
+        return None
+
+
+def _filters_part(form: Form, filters: dict[str, dict[str, bool]] | None) -> tuple[str, Any]:
+    """Key and values sorted, whatever JSON form was sent; unparseable: the exact text (an error case)."""
+    if filters is None:
+        return ("filters!", form.get("filters"))
+    return ("filters", tuple((k, tuple(v)) for k, v in canonical_filters(filters).items()))
+
+
+def _images_json_query(form: Form, api: str | None, profile: Profile | None) -> tuple[Any, ...]:
+    parts: list[tuple[str, Any]] = [("all", bool_value(form.get("all")))]
+    filters = _filters(form, profile)
+    if filters is None:
+        parts.append(_filters_part(form, None))
     legacy = form.get("filter")
     if legacy:
         if profile is None:
@@ -60,7 +81,7 @@ def _images_json_query(raw_query: str, api: str | None, profile: Profile | None)
         elif filters is None:
             parts.append(("filter", legacy))
     if filters is not None:
-        parts.append(("filters", tuple((k, tuple(v)) for k, v in canonical_filters(filters).items())))
+        parts.append(_filters_part(form, filters))
     for name, field_name in (("shared-size", "shared_size_from"), ("manifests", "manifests_from"),
                              ("identity", "identity_from")):
         if _gate(api, _floor(profile, field_name)):
@@ -68,9 +89,49 @@ def _images_json_query(raw_query: str, api: str | None, profile: Profile | None)
     return tuple(parts)
 
 
+def _prune_query(form: Form, profile: Profile | None) -> tuple[Any, ...]:
+    """POST /images/prune reads only its filters (validated by the daemon after parsing)."""
+    return (_filters_part(form, _filters(form, profile)),)
+
+
+def _history_query(form: Form, api: str | None, profile: Profile | None) -> tuple[Any, ...]:
+    """The decoded ``platform`` (field names lowercased, empty fields dropped) where the release reads it."""
+    text = form.get("platform")
+    if not text or not _gate(api, _floor(profile, "history_platform_from")):
+        return ()
+    platform = decode_platform(text)  # a DaemonError: the raw query is the key
+    return (("platform", json.dumps(platform, sort_keys=True, separators=(",", ":"))),)
+
+
+def _df_query(form: Form, raw_query: str, api: str | None, profile: Profile | None) -> tuple[Any, ...]:
+    """The sections asked for (``type``, a set, from API 1.42; all without it) and Docker 29's ``verbose``."""
+    parts: list[tuple[str, Any]] = [("type", tuple(sorted(requested_types(raw_query, api or _NEWEST_API))))]
+    layout_reads_verbose = profile is None or profile.df_layout == "usage_objects"
+    if layout_reads_verbose and _gate(api, _DF_VERBOSE_FROM):
+        parts.append(("verbose", bool_value(form.get("verbose"))))
+    return tuple(parts)
+
+
 def _floor(profile: Profile | None, field_name: str) -> str | None:
     """Where a parameter starts to count: the recorded daemon's profile field, else the earliest any release has."""
     return getattr(profile, field_name) if profile is not None else earliest_from(field_name)
+
+
+def _query(method: str, route: str, raw_query: str, api: str | None, profile: Profile | None) -> tuple[Any, ...]:
+    """The parameters the route reads, parsed as the daemon parses them (a DaemonError when it cannot)."""
+    form = parse_form(raw_query)
+    if route == "/images/json" and method == "GET":
+        return _images_json_query(form, api, profile)
+    if _INSPECT.match(route) and method == "GET":
+        counts = _gate(api, _floor(profile, "inspect_manifests_from"))
+        return (("manifests", bool_value(form.get("manifests"))),) if counts else ()
+    if _HISTORY.match(route) and method == "GET":
+        return _history_query(form, api, profile)
+    if route == "/system/df" and method == "GET":
+        return _df_query(form, raw_query, api, profile)
+    if route == "/images/prune" and method == "POST":
+        return _prune_query(form, profile)
+    return tuple(sorted(form.values.items()))
 
 
 def canonical_key(method: str, target: str, body: bytes | None = b"", *,
@@ -88,17 +149,7 @@ def canonical_key(method: str, target: str, body: bytes | None = b"", *,
     api = _effective_api(version, profile, default_api)
     query: tuple[Any, ...]
     try:
-        if route == "/images/json" and method == "GET":
-            query = _images_json_query(raw_query, api, profile)
-        elif route in ("/_ping", "/version"):
-            query = ()
-        elif _INSPECT.match(route) and method == "GET":
-            form = parse_form(raw_query)
-            counts = _gate(api, _floor(profile, "inspect_manifests_from"))
-            query = (("manifests", bool_value(form.get("manifests"))),) if counts else ()
-        else:
-            form = parse_form(raw_query)
-            query = tuple(sorted(form.values.items()))
+        query = () if route in ("/_ping", "/version") else _query(method, route, raw_query, api, profile)
     except DaemonError:
         query = (("raw", raw_query),)  # unparseable query: only the same bytes match
     digest = ""

@@ -128,15 +128,18 @@ class RecordingBackend:
 
 
 def record_matrix(backend: RecordingBackend, requests: Iterable[tuple[str, str]], *,
-                  inspect_all: bool = True, progress: TextIO | None = None) -> int:
-    """Send each ``(method, target)`` through ``backend``; then inspect every image of the
-    ``all=1`` listing at the daemon's API version. ``progress`` (a TTY) gets a one-line counter."""
-    requests = list(requests)
+                  per_image: bool = True, last: Iterable[tuple[str, str]] = (),
+                  progress: TextIO | None = None) -> int:
+    """Send each ``(method, target)`` through ``backend``; then the inspect and the history of every
+    image of the ``all=1`` listing (by id) at the daemon's API version; then ``last`` (the requests
+    that change the daemon's state, such as prunes). ``progress`` (a TTY) gets a one-line counter."""
+    requests, last = list(requests), list(last)
     api = str((backend.cassette.metadata.get("daemon") or {}).get("ApiVersion") or "")
     headers = (("Host", "localhost"), ("User-Agent", f"pytest-dockerimages/{_version()}"))
     count = 0
+    total = len(requests) + len(last)
 
-    def send(method: str, target: str, total: int) -> Response:
+    def send(method: str, target: str) -> Response:
         nonlocal count
         count += 1
         if progress is not None:
@@ -144,14 +147,16 @@ def record_matrix(backend: RecordingBackend, requests: Iterable[tuple[str, str]]
             progress.flush()
         return backend.handle(Request(method, target, headers))
 
-    total = len(requests)
     for method, target in requests:
-        send(method, target, total)
-    if inspect_all and api:
+        send(method, target)
+    if per_image and api:
         ids = [entry["Id"] for entry in backend.get_json(f"/v{api}/images/json?all=1")]  # not recorded
-        total += len(ids)
+        total += 2 * len(ids)
         for image_id in ids:
-            send("GET", f"/v{api}/images/{image_id}/json", total)
+            send("GET", f"/v{api}/images/{image_id}/json")
+            send("GET", f"/v{api}/images/{image_id}/history")
+    for method, target in last:
+        send(method, target)
     if progress is not None:
         progress.write(f"\r\x1b[K{count} requests recorded\n")
         progress.flush()

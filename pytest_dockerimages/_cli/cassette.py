@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .prune_flag import add_include_prune, warn_prune
+
 __all__ = ["register"]
 
 _RECORD_EPILOG = """\
@@ -17,11 +19,15 @@ examples:
   dockerimages record --docker-host unix:///var/run/docker.sock -o cassettes/mine.yaml
   dockerimages record --docker-host tcp://127.0.0.1:2375 -o out.yaml --pseudonym registry.corp:5000=registry.example
   dockerimages record --docker-host unix:///var/run/docker.sock -o mine.yaml --conftest conftest.py
+  dockerimages record --docker-host tcp://127.0.0.1:2375 -o mine.yaml --include-prune   # a daemon of your own
 
-Records the standard request matrix (GET /images/json in its many forms, /_ping, /version, and
-an inspect of every image) into a vcrpy-format cassette, written atomically. Authorization,
-X-Registry-Auth, Cookie and Set-Cookie values are redacted. Then the pytest_dockerimages_before_record
-hooks of installed pytest plugins and of --conftest FILE rewrite or drop interactions (config is None).
+Records the standard request matrix (GET /images/json in its many forms, /_ping, /version, image
+history and system df in the forms clients send, and the inspect and history of every image) into
+a vcrpy-format cassette, written atomically. Nothing in it changes the daemon. --include-prune adds
+POST /images/prune last, each followed by the listing: it DELETES images, so point it at a daemon of
+your own. Authorization, X-Registry-Auth, Cookie and Set-Cookie values are redacted. Then the
+pytest_dockerimages_before_record hooks of installed pytest plugins and of --conftest FILE rewrite or
+drop interactions (config is None).
 """
 
 _VALIDATE_EPILOG = """\
@@ -55,11 +61,13 @@ def _record(args: argparse.Namespace) -> int:
     from .._cassettes.format import CassetteError
     from .._cassettes.hooks import HookLoadError, before_record, record_hooks
     from .._cassettes.record import RecordError, RecordingBackend, is_tty, record_matrix
-    from .._real.matrix import MATRICES
+    from .._real.matrix import MATRICES, prune_matrix
 
     out = Path(args.output)
     if out.is_dir():
         raise _error(f"-o {out} is a folder", "give a file name such as cassettes/mine.yaml")
+    if args.include_prune:
+        warn_prune(args.docker_host, sys.stderr)
     try:
         hooks = record_hooks(Path(args.conftest) if args.conftest else None, plugins=not args.no_plugins)
     except HookLoadError as exc:
@@ -71,9 +79,11 @@ def _record(args: argparse.Namespace) -> int:
         if not api:
             raise _error(f"the daemon at {args.docker_host} did not say its API version in /version",
                          "is it a Docker daemon?")
-        requests = MATRICES[args.matrix](api, args.registry) if args.registry else MATRICES[args.matrix](api)
+        registry = (args.registry,) if args.registry else ()
+        requests = MATRICES[args.matrix](api, *registry)
+        prunes = prune_matrix(api, *registry) if args.include_prune else []
         progress = sys.stderr if is_tty(sys.stderr) and not args.quiet else None
-        record_matrix(backend, requests, progress=progress)
+        record_matrix(backend, requests, last=prunes, progress=progress)
         try:
             cassette.interactions = before_record(hooks, cassette.interactions, out, None)
         except Exception as exc:
@@ -143,6 +153,7 @@ def register(subparsers: Any) -> None:
     record.add_argument("--no-plugins", action="store_true",
                         help="do not call the before_record hooks of installed pytest plugins (entry point "
                              "group pytest11)")
+    add_include_prune(record)
     record.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary")
     record.set_defaults(func=_record)
 

@@ -6,16 +6,17 @@ ever seeing half a change), make the next request fail, stall or lose its connec
 clients asked for, and delete images the way `docker rmi` does.  Each of those is a small
 wrapper backend, stacked in front of the `FakeBackend`:
 
-    Server -> RequestLog -> _FaultInjector -> _ImagePruneRoute -> _ImageDeleteRoute -> FakeBackend
+    Server -> RequestLog -> _FaultInjector -> stateful_backend(State) -> FakeBackend
 
-State changes are copy-on-write (`FakeBackend.update`), so a request reads one immutable
-`ImageStore` from start to end, whatever another thread changes meanwhile.
+(`stateful.py` holds the state and the routes that change it, shared with a cassette's fallback.)
+
+State changes are copy-on-write, so a request reads one immutable `ImageStore` from start to end,
+whatever another thread changes meanwhile.
 """
 from __future__ import annotations
 
 import fnmatch
 import os
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -23,21 +24,19 @@ from types import TracebackType
 from typing import Any, Callable, Iterable, Literal, Mapping, TypeVar, Union
 from urllib.parse import unquote
 
-from .._core.daemon import base_headers, error_response, split_version, version_error
+from .._core.daemon import error_response, split_version
 from .._core.deletion import delete_image
 from .._core.errors import DaemonError
 from .._core.filters import resolve_image
 from .._core.model import Image, ImageStore
 from .._core.profiles import DEFAULT_PROFILE, Profile, get_profile
-from .._core.prune import prune_images
-from .._core.query import bool_value, parse_form
 from .._core.reference import ReferenceError, parse_normalized
-from .._core.render import encode
 from .._core.wire import Backend, Request, Response
 from .._files.seed import Seed, load_seed
 from .._http.requestlog import LoggedRequest, RequestLog
 from .._http.server import Server
 from .backend import FakeBackend
+from .stateful import State, stateful_backend
 
 __all__ = [
     "FakeDaemon",
@@ -52,103 +51,9 @@ ProfileLike = Union[str, Profile]
 Clock = Callable[[], int]
 _T = TypeVar("_T")
 
-_DELETE_ROUTE = re.compile(r"^/images/(.+)$")
-
 
 class NoSuchImage(DaemonError, LookupError):
     """A helper (`remove`, `tag`) was given a reference no image has: a 404 as the daemon says it."""
-
-
-# --------------------------------------------------------------------------- state holder
-
-
-class _State:
-    """The current `FakeBackend`, replaceable as a whole (reset) or changed in place (update).
-
-    One lock orders every change, so an `add` cannot land on a backend a concurrent `reset`
-    has just thrown away.  Readers (requests) take `self.fake` once and never lock.
-    """
-
-    def __init__(self, fake: FakeBackend) -> None:
-        self.fake = fake
-        self.lock = threading.RLock()
-
-    def change(self, fn: Callable[[ImageStore, Profile], tuple[ImageStore, _T]]) -> _T:
-        """Apply a pure change `fn(store, profile) -> (new_store, result)`; return `result`.
-
-        If `fn` raises, the store is left as it was."""
-        with self.lock:
-            fake = self.fake
-            box: list[_T] = []
-
-            def apply(store: ImageStore) -> ImageStore:
-                new_store, result = fn(store, fake.profile)
-                box.append(result)
-                return new_store
-
-            fake.update(apply)
-            return box[0]
-
-    def replace(self, fake: FakeBackend) -> None:
-        with self.lock:
-            self.fake = fake
-
-
-# --------------------------------------------------------------------------- DELETE /images
-
-
-class _ImageDeleteRoute:
-    """Adds `DELETE /images/{name}?force=&noprune=` (the daemon routes only read images)."""
-
-    def __init__(self, state: _State) -> None:
-        self._state = state
-
-    def handle(self, request: Request) -> Response:
-        version, route = split_version(request.path)
-        match = _DELETE_ROUTE.match(route) if request.method == "DELETE" else None
-        if match is None:
-            return self._state.fake.handle(request)
-        profile = self._state.fake.profile
-        error = version_error(profile, version or profile.api_max)
-        if error is not None:
-            return error_response(profile, version, error, experimental=False)
-        try:
-            form = parse_form(request.raw_query)
-            force = bool_value(form.get("force"))
-            prune = not bool_value(form.get("noprune"))
-            name = unquote(match.group(1))
-            records = self._state.change(
-                lambda store, prof: delete_image(store, name, prof, force=force, prune=prune))
-        except DaemonError as err:
-            return error_response(profile, version, err)
-        headers = base_headers(profile) + [("Docker-Experimental", "false"), ("Content-Type", "application/json")]
-        return Response(200, sorted(headers, key=lambda h: h[0]), encode(records))
-
-
-class _ImagePruneRoute:
-    """Adds `POST /images/prune?filters=` as a state change: the next listing shows the result."""
-
-    def __init__(self, inner: Backend, state: _State) -> None:
-        self._inner = inner
-        self._state = state
-
-    def handle(self, request: Request) -> Response:
-        version, route = split_version(request.path)
-        if request.method != "POST" or route != "/images/prune":
-            return self._inner.handle(request)
-        fake = self._state.fake
-        profile = fake.profile
-        error = version_error(profile, version or profile.api_max)
-        if error is not None:
-            return error_response(profile, version, error, experimental=False)
-        try:
-            text = parse_form(request.raw_query).get("filters")
-            now_ns = fake.clock()
-            report = self._state.change(lambda store, prof: prune_images(store, text, prof, now_ns))
-        except DaemonError as err:
-            return error_response(profile, version, err)
-        headers = base_headers(profile) + [("Docker-Experimental", "false"), ("Content-Type", "application/json")]
-        return Response(200, sorted(headers, key=lambda h: h[0]), encode(report))
 
 
 # --------------------------------------------------------------------------- faults
@@ -179,7 +84,7 @@ class _FaultInjector:
     failure may both apply to the same request; the delay comes first.
     """
 
-    def __init__(self, inner: Backend, state: _State) -> None:
+    def __init__(self, inner: Backend, state: State) -> None:
         self._inner = inner
         self._state = state
         self._faults: list[_Fault] = []
@@ -253,8 +158,8 @@ class FakeDaemon:
                  host: str = "127.0.0.1", port: int = 0, allow_remote: bool = False) -> None:
         self._explicit_profile = get_profile(profile) if profile is not None else None
         self._clock: Clock = clock or time.time_ns
-        self._state = _State(self._build(images, seed, None))
-        self._faults = _FaultInjector(_ImagePruneRoute(_ImageDeleteRoute(self._state), self._state), self._state)
+        self._state = State(self._build(images, seed, None))
+        self._faults = _FaultInjector(stateful_backend(self._state), self._state)
         self._log = RequestLog(self._faults, lambda: self._state.fake.profile)
         self._server = Server(self._log, transport=transport, unix_path=unix_path, host=host, port=port,
                               allow_remote=allow_remote)
