@@ -112,6 +112,12 @@ class Profile:
     # 26.1 and 28.1 (api/server/router/system/system_routes.go): `type=build-cache` alone below API 1.44 reads
     # the images of a disk usage never computed (nil): the handler panics and the connection closes unanswered
     df_build_cache_alone_drops_below: str | None = None
+    # containerd 26.1-28.1 (daemon/containerd/image_prune.go pruneAll): every content blob a prune removed is
+    # reported `Deleted` (configs, layers); from v28.5.2 only manifests and indexes. No API shows those digests
+    prune_reports_every_blob: bool = False
+    # containerd v29 (daemon/containerd/image_list.go computeSharedSize): SharedSize adds the content blobs
+    # (compressed layers) images share to the shared snapshots; no API shows a blob's size
+    shared_size_counts_content: bool = False
 
     @property
     def is_containerd(self) -> bool:
@@ -226,14 +232,15 @@ PROFILES: dict[str, Profile] = {
     p.name: p for p in (
         _DOCKER_20_10,
         _DOCKER_26_1,
-        _containerd(_DOCKER_26_1),
+        _containerd(_DOCKER_26_1, prune_reports_every_blob=True),
         _DOCKER_28_1,
-        _containerd(_DOCKER_28_1, descriptor_from="1.48"),
+        _containerd(_DOCKER_28_1, descriptor_from="1.48", prune_reports_every_blob=True),
         _DOCKER_28_5,
         _containerd(_DOCKER_28_5, descriptor_from="1.48"),
         _DOCKER_29_7,
         _containerd(_DOCKER_29_7, descriptor_from="1.48", labels_when_none="empty", negated_label_matches_missing=True,
-                    prune_counts_snapshots=True),  # daemon/containerd/image_prune.go at docker-v29.7.2
+                    prune_counts_snapshots=True,  # daemon/containerd/image_prune.go at docker-v29.7.2
+                    shared_size_counts_content=True),
     )
 }
 
