@@ -540,12 +540,14 @@ def df_probes(profile: Profile) -> list[Probe]:
 
 
 #: The prunes `--include-prune` sends, in this order, to both sides: errors first, then dangling
-#: only, then by label among all unused images, then every image no container uses.
+#: only, then by label among all unused images, then every image no container uses. The labels are
+#: those of the project's image set (its real-daemon harness), where each of the last four deletes
+#: images; on other images they may delete none, and the comparison holds all the same.
 PRUNE_SEQUENCE: tuple[tuple[dict[str, list[str]], str], ...] = (
     ({"bogus": ["x"]}, "unknown filter"), ({"dangling": ["maybe"]}, "bad dangling"),
     ({"until": ["notatime"]}, "bad until"), ({}, "dangling images"),
-    ({"dangling": ["false"], "label": ["org.example.kind=imported"]}, "unused images with a label"),
-    ({"dangling": ["false"], "label!": ["org.example.kind=built"]}, "unused images without a label"),
+    ({"dangling": ["false"], "label": ["org.example.kind=built"]}, "unused images with a label"),
+    ({"dangling": ["false"], "label!": ["org.example.kind=committed"]}, "unused images without a label"),
     ({"dangling": ["false"]}, "every unused image"),
 )
 
