@@ -231,3 +231,25 @@ def test_containerd_shared_size_counts_the_shared_snapshots_unpacked_size(with_m
     body = respond(ImageStore(images), get_profile("docker-28.5-containerd"),
                    Request("GET", "/v1.51/images/json?shared-size=1"), 0).body
     assert [item["SharedSize"] for item in json.loads(body)] == [8192, 8192]
+
+
+def test_a_daemon_without_container_routes_gives_its_containers_through_system_df() -> None:
+    """The fake serves no /containers/json; its /system/df names each container and its image, so a
+    snapshot of a fake keeps them (a check against a fake then agrees on df's Containers)."""
+    from pytest_dockerimages._core.model import Image
+    from pytest_dockerimages._real.snapshot import SnapshotError
+
+    used = Image(tags=["example/app:1"], created=5, containers=["c" * 64, "d" * 64])
+    store = ImageStore([used, Image(tags=["example/free:1"], created=6)])
+
+    def fetch(path: str) -> object:
+        if path == "/info":
+            return {"Driver": "vfs"}
+        response = respond(store, get_profile("docker-26.1"), Request("GET", path), 0)
+        if response.status != 200:
+            raise SnapshotError(f"GET {path} answered {response.status}")
+        return json.loads(response.body)
+
+    snap = snapshot_with(fetch)
+    assert {i.id: sorted(i.containers) for i in snap.seed.images} == {used.id: ["c" * 64, "d" * 64],
+                                                                       store.images[1].id: []}
