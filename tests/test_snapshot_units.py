@@ -201,3 +201,55 @@ def test_a_zero_time_survives_a_seed_file(tmp_path: object) -> None:
     dump_seed([Image(tags=["example/nocreated:1"], created="0001-01-01T00:00:00Z")], path)
     assert "0001-01-01T00:00:00Z" in path.read_text()
     assert load_seed(path).images[0].created_ns == -62135596800 * 10**9
+
+
+def _c8d_summary(char: str, size: int, unpacked: int | None) -> dict[str, object]:
+    summary: dict[str, object] = {"Id": "sha256:" + char * 64, "RepoTags": [f"example/{char}:1"], "RepoDigests": [],
+                                  "Created": 5, "Labels": None, "ParentId": "", "Size": size}
+    if unpacked is not None:  # a manifests=1 listing (API 1.47+)
+        summary["Manifests"] = [{"ID": "sha256:" + char * 64, "Kind": "image", "Available": True,
+                                 "Descriptor": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 400},
+                                 "Size": {"Content": size - unpacked, "Total": size},
+                                 "ImageData": {"Size": {"Unpacked": unpacked}, "Containers": []}}]
+    return summary
+
+
+@pytest.mark.parametrize("with_manifests", [True, False])
+def test_containerd_shared_size_counts_the_shared_snapshots_unpacked_size(with_manifests: bool) -> None:
+    """On the containerd store SharedSize sums the snapshots' usage of the shared layers
+    (daemon/containerd/image_list.go computeSharedSize), which is the listed Unpacked of the image ending
+    at a layer, not its Size (content + unpacked). Before API 1.47 Unpacked is the listed Size less the
+    inspected one (inspect counts the content alone there)."""
+    l1, l2 = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+    listing = [_c8d_summary("a", 19226, 8192 if with_manifests else None),
+               _c8d_summary("b", 32323, 20480 if with_manifests else None)]
+    inspects = {"sha256:" + "a" * 64: {"RootFS": {"Layers": [l1]}, "Size": 11034},
+                "sha256:" + "b" * 64: {"RootFS": {"Layers": [l1, l2]}, "Size": 11843}}
+    images = build_images(listing, inspects, "containerd")
+    assert [[layer.size for layer in image.layers] for image in images] == [[8192], [8192, 12288]]
+    assert [image.size for image in images] == [19226, 32323]  # the listing's Size stays the image's
+    body = respond(ImageStore(images), get_profile("docker-28.5-containerd"),
+                   Request("GET", "/v1.51/images/json?shared-size=1"), 0).body
+    assert [item["SharedSize"] for item in json.loads(body)] == [8192, 8192]
+
+
+def test_a_daemon_without_container_routes_gives_its_containers_through_system_df() -> None:
+    """The fake serves no /containers/json; its /system/df names each container and its image, so a
+    snapshot of a fake keeps them (a check against a fake then agrees on df's Containers)."""
+    from pytest_dockerimages._core.model import Image
+    from pytest_dockerimages._real.snapshot import SnapshotError
+
+    used = Image(tags=["example/app:1"], created=5, containers=["c" * 64, "d" * 64])
+    store = ImageStore([used, Image(tags=["example/free:1"], created=6)])
+
+    def fetch(path: str) -> object:
+        if path == "/info":
+            return {"Driver": "vfs"}
+        response = respond(store, get_profile("docker-26.1"), Request("GET", path), 0)
+        if response.status != 200:
+            raise SnapshotError(f"GET {path} answered {response.status}")
+        return json.loads(response.body)
+
+    snap = snapshot_with(fetch)
+    assert {i.id: sorted(i.containers) for i in snap.seed.images} == {used.id: ["c" * 64, "d" * 64],
+                                                                       store.images[1].id: []}

@@ -114,3 +114,21 @@ def test_29_usage_objects() -> None:
 def test_29_below_1_44_sorts_every_key_and_adds_virtual_size() -> None:
     image = df("docker-29.7-containerd", "1.41")[1]["Images"][0]
     assert list(image) == sorted(image) and image["VirtualSize"] == image["Size"]
+
+
+@pytest.mark.parametrize(("profile", "version", "query", "dropped"), [
+    # 26.1 and 28.1 (api/server/router/system/system_routes.go): build-cache alone below 1.44 dereferences
+    # the disk usage it never computed; Go's server recovers the panic and closes the connection
+    ("docker-26.1", "1.42", "?type=build-cache", True),
+    ("docker-28.1-containerd", "1.43", "?type=build-cache&type=build-cache", True),
+    ("docker-28.1", "1.44", "?type=build-cache", False),  # from 1.44 the images are not read
+    ("docker-28.1", "1.43", "?type=build-cache&type=image", False),
+    ("docker-28.1", "1.43", "?type=build-cache&type=bogus", False),  # the unknown type is answered first
+    ("docker-26.1", "1.41", "?type=build-cache", False),  # no `type` before 1.42: everything is computed
+    ("docker-28.5", "1.43", "?type=build-cache", False),  # v28.5.2 checks for nil
+    ("docker-29.7", "1.42", "?type=build-cache", False),
+])
+def test_build_cache_alone_below_1_44_drops_the_connection_on_26_1_and_28_1(
+        profile: str, version: str, query: str, dropped: bool) -> None:
+    response = respond(STORE, get_profile(profile), Request("GET", f"/v{version}/system/df{query}"), 0)
+    assert response.drop_connection is dropped

@@ -28,9 +28,15 @@ examples:
   dockerimages check --docker-host tcp://127.0.0.1:2375 --random 500 --random-seed 7
 
 Snapshots the daemon, starts the fake on that seed with the detected profile, sends the same
-requests to both (every filter, both filter JSON forms, boolean spellings, combinations, errors,
-every API version, the legacy filter parameter, plus N generated ones) and prints each difference.
-Exit code 0 when they agree, 1 when they differ, 2 when the check could not run.
+requests to both (the image listing with every filter, both filter JSON forms, boolean spellings,
+combinations, errors, every API version, the legacy filter parameter, plus N generated ones; the
+history of every image by tag, id and short id, with `platform`; /system/df with every `type`
+and `verbose`) and prints each difference. Exit code 0 when they agree, 1 when they differ, 2
+when the check could not run.
+
+--include-prune also sends a sequence of POST /images/prune to both sides, comparing the listing
+and /system/df after each: it DELETES images on the daemon, so use a daemon of your own (a
+throwaway one), never the one whose images you need.
 """
 
 
@@ -78,11 +84,14 @@ def _check(args: argparse.Namespace) -> int:
     from .._real.check import run_check
     from .._real.snapshot import SnapshotError
     from .main import CliError
+    from .prune_flag import warn_prune
 
+    if args.include_prune:
+        warn_prune(args.docker_host, sys.stderr)
     tty = sys.stderr.isatty()
     try:
         report = run_check(args.docker_host, random_count=args.random, random_seed=args.random_seed,
-                           progress=_progress(tty))
+                           include_prune=args.include_prune, progress=_progress(tty))
     except (SnapshotError, OSError) as exc:
         raise CliError(str(exc), "check --docker-host (or DOCKER_HOST) and that the daemon runs") from None
     finally:
@@ -100,6 +109,7 @@ def _add_docker_host(command: argparse.ArgumentParser) -> None:
 def register(subparsers: Any) -> None:
     """Add `snapshot` and `check` to the `dockerimages` subcommands."""
     from .main import add_command
+    from .prune_flag import add_include_prune
 
     snapshot = add_command(
         subparsers, "snapshot", help="capture a real daemon's images as a seed file",
@@ -114,4 +124,5 @@ def register(subparsers: Any) -> None:
     _add_docker_host(check)
     check.add_argument("--random", type=int, default=0, metavar="N", help="also send N generated requests")
     check.add_argument("--random-seed", type=int, default=0, metavar="S", help="seed of the generated requests")
+    add_include_prune(check)
     check.set_defaults(func=_check)

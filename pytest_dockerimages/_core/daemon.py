@@ -20,7 +20,7 @@ from .profiles import Profile, version_tuple
 from .query import parse_form, parse_list_query
 from .render import encode, listing_body
 from .routes import served
-from .system_df import df_containers, disk_usage
+from .system_df import df_containers, disk_usage, drops_connection
 from .wire import Request, Response
 
 _VERSIONED = re.compile(r"^/v([0-9.]+)(/.*)$")
@@ -165,6 +165,8 @@ def respond(store: ImageStore, profile: Profile, request: Request, now_ns: int) 
             query = parse_list_query(request.raw_query, api_version, profile)
             return _ok_body(profile, listing_body(store, profile, api_version, query, now_ns))
         if route == "/system/df":
+            if drops_connection(profile, api_version, request.raw_query):
+                return Response(500, drop_connection=True)
             return _ok_json(profile, disk_usage(store, profile, api_version, request.raw_query))
         if history is not None:
             platform = parse_form(request.raw_query).get("platform")

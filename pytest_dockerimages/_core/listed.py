@@ -16,8 +16,9 @@ from .timestamps import ZERO_TIME
 def _layer_sizes(images: Sequence[tuple[tuple[str, ...], int]]) -> dict[tuple[str, ...], int]:
     """Size of each layer chain prefix: known where some image ends exactly there, else inferred.
 
-    The API exposes only each image's total size; a layer's own size is the difference between the
-    totals of the images ending at it and at its parent chain.
+    The API exposes only each image's total (its Size; on the containerd store its unpacked size);
+    a layer's own size is the difference between the totals of the images ending at it and at its
+    parent chain.
     """
     totals = {layers: size for layers, size in images}
     sizes: dict[tuple[str, ...], int] = {}
@@ -43,13 +44,16 @@ def build_images(listing: Sequence[Mapping[str, Any]], inspects: Mapping[str, Ma
     `histories` holds each image's GET /images/{id}/history answer, where read.
     `skip_invalid` leaves out an image the model cannot hold instead of raising."""
     chains: list[tuple[tuple[str, ...], int]] = []
+    sizes: list[int] = []
     for summary in listing:
-        layers = tuple((inspects.get(summary["Id"], {}).get("RootFS") or {}).get("Layers") or ())
-        size = summary.get("Size", 0)
-        chains.append((layers, size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else 0))
+        inspect = inspects.get(summary["Id"], {})
+        layers = tuple((inspect.get("RootFS") or {}).get("Layers") or ())
+        size = _count(summary.get("Size", 0))
+        sizes.append(size)
+        chains.append((layers, unpacked_size(summary, inspect) if store == "containerd" else size))
     chain_sizes = _layer_sizes(chains)
     images = []
-    for summary, (layers, size) in zip(listing, chains, strict=False):
+    for summary, (layers, layers_total), size in zip(listing, chains, sizes, strict=False):
         inspect = inspects.get(summary["Id"], {})
         tags = [t for t in summary.get("RepoTags") or inspect.get("RepoTags") or [] if t != NONE_TAG]
         if store == "containerd":
@@ -61,8 +65,8 @@ def build_images(listing: Sequence[Mapping[str, Any]], inspects: Mapping[str, Ma
         for k in range(1, len(layers) + 1):
             layer_list.append({"digest": layers[k - 1], "size": chain_sizes.get(layers[:k], 0)})
         known = sum(layer["size"] for layer in layer_list)
-        if layer_list and known != size:  # put what no other image explains on the top layer
-            layer_list[-1]["size"] = max(layer_list[-1]["size"] + size - known, 0)
+        if layer_list and known != layers_total:  # put what no other image explains on the top layer
+            layer_list[-1]["size"] = max(layer_list[-1]["size"] + layers_total - known, 0)
         try:
             images.append(Image(
                 id=summary["Id"], tags=tags, digests=digests, labels=summary.get("Labels"),
@@ -79,6 +83,23 @@ def build_images(listing: Sequence[Mapping[str, Any]], inspects: Mapping[str, Ma
             if not skip_invalid:
                 raise
     return images
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def unpacked_size(summary: Mapping[str, Any], inspect: Mapping[str, Any]) -> int:
+    """What the image's layers hold on the containerd store: its snapshots' disk usage, which
+    SharedSize counts per shared layer. The listed manifests' `ImageData.Size.Unpacked` where the
+    listing has them (API 1.47+); before, the listing's Size less the inspected one (there, inspect
+    counts the content alone)."""
+    manifests = summary.get("Manifests")
+    if manifests:
+        return sum(_count(((m.get("ImageData") or {}).get("Size") or {}).get("Unpacked", 0)) for m in manifests)
+    if "Size" in inspect:
+        return max(_count(summary.get("Size", 0)) - _count(inspect["Size"]), 0)
+    return _count(summary.get("Size", 0))
 
 
 def history_of(answer: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

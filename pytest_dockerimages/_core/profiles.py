@@ -109,6 +109,15 @@ class Profile:
     # sections; v29's legacyDiskUsage (omitted sections) plus the usage objects from API 1.52
     df_layout: Literal["builder_size", "disk_usage", "usage_objects"] = "disk_usage"
     shared_size_over_listed: bool = False  # 20.10 (daemon/images/images.go): layers shared among the listed images only
+    # 26.1 and 28.1 (api/server/router/system/system_routes.go): `type=build-cache` alone below API 1.44 reads
+    # the images of a disk usage never computed (nil): the handler panics and the connection closes unanswered
+    df_build_cache_alone_drops_below: str | None = None
+    # containerd 26.1-28.1 (daemon/containerd/image_prune.go pruneAll): every content blob a prune removed is
+    # reported `Deleted` (configs, layers); from v28.5.2 only manifests and indexes. No API shows those digests
+    prune_reports_every_blob: bool = False
+    # containerd v29 (daemon/containerd/image_list.go computeSharedSize): SharedSize adds the content blobs
+    # (compressed layers) images share to the shared snapshots; no API shows a blob's size
+    shared_size_counts_content: bool = False
 
     @property
     def is_containerd(self) -> bool:
@@ -153,7 +162,7 @@ _DOCKER_26_1 = Profile(
     none_placeholders_below="1.43", virtual_size_below="1.44", virtual_size_omits_zero=True, descriptor_from=None,
     containers_from=None,
     labels_when_none="null", plain_text_errors_through=None, ping_builder_swarm=True,
-    router_release="v26.1.5",
+    router_release="v26.1.5", df_build_cache_alone_drops_below="1.44",
     go_version="go1.24.4", git_commit="411e817", build_time="2026-08-13T05:35:48.000000000+00:00",
     components=(("containerd", "1.7.24~ds1", "1.7.24~ds1-6+deb13u1"), ("runc", "1.1.5+ds1", "1.1.5+ds1-1+deb12u1"),
                 ("docker-init", "0.19.0", "")),
@@ -196,6 +205,7 @@ _DOCKER_28_5 = _evolve(
     _DOCKER_28_1, name="docker-28.5", engine_version="28.5.2+dfsg4", api_max="1.51",
     description="Docker 28.5 (Debian sid docker.io), classic graphdriver store",
     checked_against="Debian sid docker.io 28.5.2+dfsg4-5", containers_from="1.51", router_release="v28.5.2",
+    df_build_cache_alone_drops_below=None,  # v28.5.2 checks systemDiskUsage != nil
     go_version="go1.27.1", git_commit="3ef3c07c883be49a2e8097bcf6d2952fce1d70eb",
     build_time="2026-09-15T11:02:57.000000000+00:00",
     components=(("containerd", "2.1.9+unknown", ""), ("docker-init", "0.19.0", "")),
@@ -221,20 +231,22 @@ _DOCKER_29_7 = _evolve(
     # the 28.1 row's official values are (runc's GitCommit is its `git describe`).
     components=(("containerd", "2.3.3", "aad11006b869517fcd3009450b6f82da282e1a9b"),
                 ("runc", "1.4.3", "v1.4.3-0-gbb14dab"), ("docker-init", "0.19.0", "de40ad0")),
+    df_build_cache_alone_drops_below=None,
 )
 
 PROFILES: dict[str, Profile] = {
     p.name: p for p in (
         _DOCKER_20_10,
         _DOCKER_26_1,
-        _containerd(_DOCKER_26_1),
+        _containerd(_DOCKER_26_1, prune_reports_every_blob=True),
         _DOCKER_28_1,
-        _containerd(_DOCKER_28_1, descriptor_from="1.48"),
+        _containerd(_DOCKER_28_1, descriptor_from="1.48", prune_reports_every_blob=True),
         _DOCKER_28_5,
         _containerd(_DOCKER_28_5, descriptor_from="1.48"),
         _DOCKER_29_7,
         _containerd(_DOCKER_29_7, descriptor_from="1.48", labels_when_none="empty", negated_label_matches_missing=True,
-                    prune_counts_snapshots=True),  # daemon/containerd/image_prune.go at docker-v29.7.2
+                    prune_counts_snapshots=True,  # daemon/containerd/image_prune.go at docker-v29.7.2
+                    shared_size_counts_content=True),
     )
 }
 

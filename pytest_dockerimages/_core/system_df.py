@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import invalid_parameter
+from .errors import DaemonError, invalid_parameter
 from .filters import select
 from .model import ImageStore
 from .profiles import Profile, at_least, below
@@ -67,6 +67,18 @@ def requested_types(raw_query: str, api_version: str) -> set[str]:
             raise invalid_parameter(f"unknown object type: {value}")
         wanted.add(value)
     return wanted
+
+
+def drops_connection(profile: Profile, api_version: str, raw_query: str) -> bool:
+    """Whether the daemon closes the connection without an answer: `type=build-cache` alone below
+    `Profile.df_build_cache_alone_drops_below` (a nil dereference in the handler; Go's server
+    recovers the panic and drops the connection)."""
+    if not below(api_version, profile.df_build_cache_alone_drops_below) or below(api_version, "1.42"):
+        return False
+    try:
+        return requested_types(raw_query, api_version) == {"build-cache"}
+    except DaemonError:
+        return False  # an unknown type is answered first
 
 
 def _sorted_keys(value: Any) -> Any:
@@ -136,4 +148,5 @@ def disk_usage(store: ImageStore, profile: Profile, api_version: str, raw_query:
     return out
 
 
-__all__ = ["OBJECT_TYPES", "df_containers", "df_images", "disk_usage", "layers_size", "requested_types"]
+__all__ = ["OBJECT_TYPES", "df_containers", "df_images", "disk_usage", "drops_connection", "layers_size",
+           "requested_types"]

@@ -1,11 +1,15 @@
 """The differential check: the same requests to a real daemon and to the fake seeded from its
 snapshot; every difference reported in words, apart from a short list of known ones.
 
-Probe generation and comparison are pure; `run_check` does the I/O.
+What it compares: GET /_ping, /images/json, /images/{name}/history and /system/df and, only when
+asked (`include_prune`: it deletes images on the daemon), a sequence of POST /images/prune sent
+to both sides in the same order, each followed by the listing and /system/df. Probe generation
+and comparison are pure; `run_check` does the I/O.
 """
 from __future__ import annotations
 
 import dataclasses
+import http.client
 import json
 import random
 import re
@@ -33,6 +37,10 @@ class Answer:
     body: bytes
 
 
+#: The connection closed without a response (status 0: no HTTP status was sent).
+NO_ANSWER = Answer(0, {}, b"(connection closed without a response)")
+
+
 @dataclass(frozen=True)
 class Difference:
     probe: Probe
@@ -52,6 +60,7 @@ class CheckReport:
     differences: list[Difference] = field(default_factory=list)
     known: list[tuple[Probe, str]] = field(default_factory=list)
     warning: str | None = None  # the daemon's release has no profile of its own
+    pruned: list[int] | None = None  # images each prune deleted on the daemon (None: prune not sent)
 
     @property
     def ok(self) -> bool:
@@ -64,25 +73,38 @@ class CheckReport:
 
     def render(self) -> str:
         share = f"{100 * self.identical / self.probes:.1f} %" if self.probes else "-"
+        excused = len({id(p) for p, _ in self.known})
         lines = [f"profile {self.profile}: {self.probes} requests, {len(self.differences)} differences, "
-                 f"{len(self.known)} known differences; {self.identical} of {self.probes} answers identical ({share})"]
+                 f"{excused} known differences; {self.identical} of {self.probes} answers identical ({share})"]
         lines += [d.render() for d in self.differences]
         reasons: dict[str, int] = {}
         for _, reason in self.known:
             reasons[reason] = reasons.get(reason, 0) + 1
         lines += [f"known ({count} requests): {reason}" for reason, count in reasons.items()]
+        if self.pruned is not None:
+            lines.append(f"prunes deleted {sum(self.pruned)} images on the daemon "
+                         f"(per prune, in order: {', '.join(map(str, self.pruned))})")
         if self.warning:
             lines.append(f"warning: {self.warning}")
         return "\n".join(lines)
 
 
-# --- known differences: where the daemon's answer depends on something no API exposes -------------
+# --- what the check compares, and what it excuses -------------------------------------------------
+#
+# Two kinds of normalisation. A *silent* one removes what is no difference at all (an order the
+# daemon itself leaves to chance); an *excuse* removes a real difference that no snapshot can
+# reproduce, and the report names its reason for every request where it was needed.
 
-def known_difference(probe: Probe, profile: Profile) -> str | None:
-    """A reason when this probe's body cannot be compared exactly, else None."""
-    if profile.is_containerd and "until" in _filters_of(probe):
-        return "until on the containerd store compares the record time, which no API exposes"
-    return None
+
+def route_of(probe: Probe) -> str:
+    """The probe's endpoint without the version prefix and query: "/images/json", "/system/df",
+    "/images/prune", "/images/{name}/history" or the path itself."""
+    from urllib.parse import urlsplit
+
+    path = re.sub(r"^/v[0-9.]+(?=/)", "", urlsplit(probe.target).path)
+    if path.startswith("/images/") and path.endswith("/history"):
+        return "/images/{name}/history"
+    return path
 
 
 def _filters_of(probe: Probe) -> dict[str, Any]:
@@ -104,18 +126,128 @@ def _normalise_message(text: str) -> str:
     return _BRACKETED.sub(lambda m: "=[" + " ".join(sorted(m.group(1).split())) + "]", text)
 
 
-def _normalise_listing(items: list[Any], profile: Profile) -> list[Any]:
-    out = []
+def _same_second_by_id(items: list[Any]) -> list[Any]:
+    """Silent: the daemon sorts images by Created with an unstable sort over a map, so images of the
+    same second come in any order. Within each run of equal Created, order by Id; across runs the
+    order stays as sent, so a wrong order by Created is still a difference."""
+    out: list[Any] = []
+    run: list[Any] = []
     for item in items:
-        item = dict(item)
-        if profile.is_containerd and isinstance(item.get("SharedSize"), int) and item["SharedSize"] >= 0:
-            item["SharedSize"] = "computed"  # snapshot usage on the containerd store is not exposed
-        out.append(item)
-    return sorted(out, key=lambda i: (-i.get("Created", 0), str(i.get("Id"))))
+        if run and not (isinstance(item, dict) and isinstance(run[0], dict)
+                        and item.get("Created") == run[0].get("Created")):
+            out += sorted(run, key=lambda i: str(i.get("Id")) if isinstance(i, dict) else "")
+            run = []
+        run.append(item)
+    return out + sorted(run, key=lambda i: str(i.get("Id")) if isinstance(i, dict) else "")
 
 
-def compare(probe: Probe, daemon: Answer, fake: Answer, profile: Profile) -> tuple[list[Difference], str | None]:
-    """Differences between two answers to one probe, and the known reason that excused the body."""
+def _silent(route: str, body: Any) -> Any:
+    """Normalise what is no difference: the orders a daemon leaves to chance."""
+    if route == "/images/prune" and isinstance(body, dict) and isinstance(body.get("ImagesDeleted"), list):
+        # the daemon walks its prune candidates in Go map order: the same records, in a random order
+        return {**body, "ImagesDeleted": sorted(body["ImagesDeleted"], key=lambda r: json.dumps(r, sort_keys=True))}
+    if route == "/images/json" and isinstance(body, list):
+        return _same_second_by_id(body)
+    if route == "/system/df" and isinstance(body, dict):
+        body = dict(body)
+        if isinstance(body.get("Images"), list):
+            body["Images"] = _same_second_by_id(body["Images"])
+        usage = body.get("ImageUsage")
+        if isinstance(usage, dict) and isinstance(usage.get("Items"), list):
+            body["ImageUsage"] = {**usage, "Items": _same_second_by_id(usage["Items"])}
+    return body
+
+
+@dataclass(frozen=True)
+class Excuse:
+    """A difference the fake cannot avoid: where it applies, and what it removes from both bodies
+    (`strip(body, known_ids)`; known_ids: the image and manifest ids of the snapshot)."""
+
+    reason: str
+    applies: Callable[[Probe, Profile], bool]
+    strip: Callable[[Any, frozenset[str]], Any]
+
+
+_DROP = object()
+
+
+def _map_dicts(body: Any, change: Callable[[str, Any], Any]) -> Any:
+    """Rebuild a JSON value, passing each object member through `change(key, value)` (_DROP drops it)."""
+    if isinstance(body, dict):
+        out = {}
+        for key, value in body.items():
+            value = change(key, _map_dicts(value, change))
+            if value is not _DROP:
+                out[key] = value
+        return out
+    if isinstance(body, list):
+        return [_map_dicts(v, change) for v in body]
+    return body
+
+
+def _without(*keys: str) -> Callable[[Any, frozenset[str]], Any]:
+    """A strip that drops these object members wherever they are."""
+    return lambda body, _known: _map_dicts(body, lambda key, value: _DROP if key in keys else value)
+
+
+def _container_ids_only(key: str, value: Any) -> Any:
+    if key in ("Containers", "Items") and isinstance(value, list) and value and isinstance(value[0], dict) \
+            and "ImageID" in value[0]:
+        return [{"Id": c.get("Id"), "ImageID": c.get("ImageID")} for c in value]
+    if key == "ContainerUsage" and isinstance(value, dict):
+        return {k: v for k, v in value.items() if k not in ("Reclaimable", "TotalSize")}
+    return value
+
+
+def _known_deletions(body: Any, known: frozenset[str]) -> Any:
+    if isinstance(body, dict) and isinstance(body.get("ImagesDeleted"), list):
+        kept = [r for r in body["ImagesDeleted"]
+                if not isinstance(r, dict) or "Deleted" not in r or r["Deleted"] in known]
+        return {**body, "ImagesDeleted": kept or None}
+    return body
+
+
+def _route_is(*routes: str) -> Callable[[Probe], bool]:
+    return lambda probe: route_of(probe) in routes
+
+
+#: Every excuse names the daemon behaviour that no snapshot can reproduce.
+EXCUSES: tuple[Excuse, ...] = (
+    Excuse("until on the containerd store compares the record time, which no API exposes",
+           lambda probe, profile: profile.is_containerd and "until" in _filters_of(probe)
+           and _route_is("/images/json", "/images/prune")(probe),
+           lambda body, _known: None),
+    Excuse("system df describes each container (Names, State, SizeRw, ...): the fake serves images, and a "
+           "snapshot keeps a container as the id of the image it uses",
+           lambda probe, profile: _route_is("/system/df")(probe),
+           lambda body, _known: _map_dicts(body, _container_ids_only)),
+    Excuse("on the containerd store LayersSize, TotalSize and SpaceReclaimed add each content blob once "
+           "(configs, compressed layers) and the containers' snapshots: no API gives a blob's size or "
+           "digest, only each manifest's total",
+           lambda probe, profile: profile.is_containerd and _route_is("/system/df", "/images/prune")(probe),
+           _without("LayersSize", "TotalSize", "SpaceReclaimed")),
+    Excuse("Docker 29 on the containerd store adds the content blobs images share to SharedSize (and so "
+           "to Reclaimable): no API gives a blob's size",
+           lambda probe, profile: profile.shared_size_counts_content
+           and _route_is("/system/df", "/images/json")(probe),
+           _without("SharedSize", "Reclaimable")),
+    Excuse("Docker 26.1 and 28.1 on the containerd store report every content blob a prune removed as "
+           "Deleted (configs, layers): no API shows those digests",
+           lambda probe, profile: profile.prune_reports_every_blob and _route_is("/images/prune")(probe),
+           _known_deletions),
+)
+
+
+def _excuses_for(probe: Probe, profile: Profile) -> list[Excuse]:
+    return [e for e in EXCUSES if e.applies(probe, profile)]
+
+
+def compare(probe: Probe, daemon: Answer, fake: Answer, profile: Profile,
+            known_ids: frozenset[str] = frozenset()) -> tuple[list[Difference], list[str]]:
+    """Differences between two answers to one probe, and the reasons of the excuses it needed
+    (each excuse counts only where the bodies differ without it)."""
+    if NO_ANSWER in (daemon, fake) and daemon != fake:
+        return [Difference(probe, "answer", *(f"{a.status} {a.body[:200]!r}" for a in (daemon, fake)))], []
     diffs = []
     if daemon.status != fake.status:
         diffs.append(Difference(probe, "status", str(daemon.status), str(fake.status)))
@@ -123,14 +255,17 @@ def compare(probe: Probe, daemon: Answer, fake: Answer, profile: Profile) -> tup
         if daemon.headers.get(name) != fake.headers.get(name):
             diffs.append(Difference(probe, f"header {name}", repr(daemon.headers.get(name)),
                                     repr(fake.headers.get(name))))
-    reason = known_difference(probe, profile)
-    bodies = _compare_bodies(probe, daemon, fake, profile)
-    if reason and daemon.status == fake.status == 200:
-        return diffs, reason if bodies else None  # excused only where the bodies do differ
-    return diffs + bodies, None
+    excuses = _excuses_for(probe, profile) if daemon.status == fake.status == 200 else []
+    bodies = _compare_bodies(probe, daemon, fake, excuses, known_ids)
+    if bodies or not excuses:
+        return diffs + bodies, []
+    needed = [e.reason for e in excuses
+              if _compare_bodies(probe, daemon, fake, [x for x in excuses if x is not e], known_ids)]
+    return diffs, needed
 
 
-def _compare_bodies(probe: Probe, daemon: Answer, fake: Answer, profile: Profile) -> list[Difference]:
+def _compare_bodies(probe: Probe, daemon: Answer, fake: Answer, excuses: Sequence[Excuse],
+                    known_ids: frozenset[str]) -> list[Difference]:
     if "json" not in daemon.headers.get("Content-Type", ""):
         if daemon.body != fake.body:
             return [Difference(probe, "body", repr(daemon.body[:300]), repr(fake.body[:300]))]
@@ -143,11 +278,59 @@ def _compare_bodies(probe: Probe, daemon: Answer, fake: Answer, profile: Profile
         if _normalise_message(str(left["message"])) != _normalise_message(str(right.get("message"))):
             return [Difference(probe, "error message", left["message"], str(right.get("message")))]
         return []
-    if isinstance(left, list) and isinstance(right, list):
-        return _compare_listings(probe, _normalise_listing(left, profile), _normalise_listing(right, profile))
-    if left != right:
-        return [Difference(probe, "body", json.dumps(left)[:300], json.dumps(right)[:300])]
-    return []
+    route = route_of(probe)
+    left, right = _silent(route, left), _silent(route, right)
+    for excuse in excuses:
+        left, right = excuse.strip(left, known_ids), excuse.strip(right, known_ids)
+    if route == "/images/json" and isinstance(left, list) and isinstance(right, list):
+        return _compare_listings(probe, left, right)
+    return [Difference(probe, where, a, b) for where, a, b in json_differences(left, right)]
+
+
+def json_differences(left: Any, right: Any, path: str = "body", limit: int = 8) -> list[tuple[str, str, str]]:
+    """Where two JSON values differ, as (path, daemon, fake), at most `limit`. Object key order
+    counts (Go writes struct fields in order); list items that are objects with an Id are named by it."""
+    out: list[tuple[str, str, str]] = []
+
+    def walk(a: Any, b: Any, where: str) -> None:
+        if len(out) >= limit:
+            return
+        if isinstance(a, dict) and isinstance(b, dict):
+            if list(a) != list(b):
+                out.append((f"{where} keys", ",".join(a), ",".join(b)))
+            for key in a:
+                if key in b:
+                    walk(a[key], b[key], f"{where}.{key}")
+            return
+        if isinstance(a, list) and isinstance(b, list):
+            ids_a, ids_b = _unique_ids(a), _unique_ids(b)
+            if ids_a is not None and ids_b is not None and ids_a != ids_b:
+                what = "order" if sorted(ids_a) == sorted(ids_b) else "items"
+                out.append((f"{where} {what}", f"{len(a)}: {_ids(a)}", f"{len(b)}: {_ids(b)}"))
+                return
+            if len(a) != len(b):
+                out.append((f"{where} length", f"{len(a)}: {_ids(a)}", f"{len(b)}: {_ids(b)}"))
+                return
+            for n, (x, y) in enumerate(zip(a, b, strict=True)):
+                name = x.get("Id") if isinstance(x, dict) and isinstance(x.get("Id"), str) else None
+                walk(x, y, f"{where}[{name[7:19] if name and name.startswith('sha256:') else n}]")
+            return
+        if json.dumps(a) != json.dumps(b):
+            out.append((where, json.dumps(a)[:300], json.dumps(b)[:300]))
+
+    walk(left, right, path)
+    return out
+
+
+def _unique_ids(items: list[Any]) -> list[str] | None:
+    """The items' Ids when every item is an object with its own Id (images, containers), else None."""
+    ids: list[str] = [i["Id"] for i in items if isinstance(i, dict) and isinstance(i.get("Id"), str)]
+    return ids if len(ids) == len(items) and len(set(ids)) == len(ids) else None
+
+
+def _ids(items: list[Any]) -> str:
+    names = [str(i["Id"])[7:19] if isinstance(i, dict) and "Id" in i else json.dumps(i)[:90] for i in items]
+    return ", ".join(names[:12]) + (" ..." if len(names) > 12 else "")
 
 
 def _compare_listings(probe: Probe, left: list[Any], right: list[Any]) -> list[Difference]:
@@ -288,6 +471,99 @@ def _listing_flag_probes(profile: Profile) -> list[Probe]:
     return probes
 
 
+def _history_target(name: str, version: str | None = None, platform: str | None = None) -> str:
+    prefix = f"/v{version}" if version else ""
+    query = f"?platform={quote(platform, safe='')}" if platform is not None else ""
+    return f"{prefix}/images/{quote(name, safe='/:@')}/history{query}"
+
+
+#: `platform` values for the history route: matching, not matching, malformed, incomplete.
+HISTORY_PLATFORMS = (
+    ('{"os":"linux","architecture":"amd64"}', "matching platform"),
+    ('{"os":"linux","architecture":"arm64"}', "other platform"),
+    ('{"os":"linux","architecture":"arm64","variant":"v8"}', "other platform with variant"),
+    ('{"os":"windows","architecture":"amd64"}', "other os"),
+    ("{not-json", "malformed platform"), ('{"os":1}', "platform of the wrong type"), ("null", "null platform"),
+    ('{"os":"linux"}', "platform without architecture"), ('{"variant":"v8"}', "optional fields only"),
+    ("", "empty platform"),
+)
+
+
+def history_probes(images: Sequence[Image], profile: Profile) -> list[Probe]:
+    """Every image by tag, full id and short id; unknown and invalid names; the `platform`
+    parameter where the release reads it (and one version below, where it is ignored); versions
+    at and beyond the profile's range."""
+    probes = []
+    for image in images:
+        refs = [*image.tags, *image.digests]
+        if refs:
+            probes.append(Probe("GET", _history_target(refs[0].familiar), "history by reference"))
+        probes.append(Probe("GET", _history_target(image.id), "history by id"))
+        probes.append(Probe("GET", _history_target(image.id[7:19]), "history by short id"))
+    for name, note in (("nosuch/image:1", "unknown image"), ("UPPER", "bad reference"), ("bad::name", "bad reference"),
+                       ("sha256:abc", "short digest"), ("a" * 64, "unknown id")):
+        probes.append(Probe("GET", _history_target(name), note))
+    v = Vocabulary.of(images)
+    named = [t.familiar for i in images if i.manifests for t in i.tags][:1] + v.tags[:1]
+    newest, low = profile.api_max, version_tuple(profile.api_min)
+    below_range = f"1.{low[1] - 1}"
+    above_range = f"1.{version_tuple(newest)[1] + 1}"
+    for version in (profile.api_min, newest, below_range, above_range):
+        probes.append(Probe("GET", _history_target(v.tags[0], version), "history version"))
+    if profile.history_platform_from is not None:
+        ignored = f"1.{version_tuple(profile.history_platform_from)[1] - 1}"
+        for name in dict.fromkeys(named):
+            for platform, note in HISTORY_PLATFORMS:
+                probes.append(Probe("GET", _history_target(name, newest, platform), note))
+            probes.append(Probe("GET", _history_target(name, ignored, HISTORY_PLATFORMS[1][0]),
+                                "platform below the version that reads it"))
+    return probes
+
+
+#: API versions /system/df is asked at (where the profile serves them): the `type` parameter
+#: (1.42), the placeholders' end (1.43), VirtualSize's (1.44), Containers counted (1.51), the
+#: usage objects (1.52).
+DF_VERSIONS = ("1.41", "1.42", "1.43", "1.44", "1.51", "1.52")
+DF_QUERIES = ("", "?type=image", "?type=container", "?type=volume", "?type=build-cache",
+              "?type=image&type=container", "?type=container&type=volume&type=build-cache", "?type=bogus",
+              "?verbose=1", "?type=image&verbose=1", "?verbose=0")
+
+
+def df_probes(profile: Profile) -> list[Probe]:
+    """GET /system/df with every `type` value, combinations, an unknown one and `verbose`, at each
+    version of DF_VERSIONS the profile serves and at its newest."""
+    versions = [v for v in DF_VERSIONS if profile.supports(v)]
+    probes = [Probe("GET", "/system/df", "df")]
+    for version in dict.fromkeys([*versions, profile.api_max]):
+        probes += [Probe("GET", f"/v{version}/system/df{query}", "df") for query in DF_QUERIES]
+    return probes
+
+
+#: The prunes `--include-prune` sends, in this order, to both sides: errors first, then dangling
+#: only, then by label among all unused images, then every image no container uses. The labels are
+#: those of the project's image set (its real-daemon harness), where each of the last four deletes
+#: images; on other images they may delete none, and the comparison holds all the same.
+PRUNE_SEQUENCE: tuple[tuple[dict[str, list[str]], str], ...] = (
+    ({"bogus": ["x"]}, "unknown filter"), ({"dangling": ["maybe"]}, "bad dangling"),
+    ({"until": ["notatime"]}, "bad until"), ({}, "dangling images"),
+    ({"dangling": ["false"], "label": ["org.example.kind=built"]}, "unused images with a label"),
+    ({"dangling": ["false"], "label!": ["org.example.kind=committed"]}, "unused images without a label"),
+    ({"dangling": ["false"]}, "every unused image"),
+)
+
+
+def prune_probes(profile: Profile) -> list[Probe]:
+    """Each prune of PRUNE_SEQUENCE, followed by what shows its effect: the listing and df."""
+    probes = []
+    api = profile.api_max
+    for filters, note in PRUNE_SEQUENCE:
+        text = json.dumps(filters, separators=(",", ":"))
+        probes += [Probe("POST", f"/v{api}/images/prune?filters={quote(text, safe='')}", f"prune: {note}"),
+                   Probe("GET", f"/v{api}/images/json?all=1", f"after prune: {note}"),
+                   Probe("GET", f"/v{api}/system/df", f"after prune: {note}")]
+    return probes
+
+
 def random_probes(images: Sequence[Image], profile: Profile, count: int, seed: int) -> list[Probe]:
     """`count` generated requests, reproducible from `seed`."""
     rng = random.Random(seed)
@@ -340,16 +616,32 @@ Send = Callable[[Probe], Answer]
 
 
 def diff_all(probes: Iterable[Probe], daemon: Send, fake: Send, profile: Profile, report: CheckReport,
-             progress: Callable[[str], None] = lambda _: None) -> CheckReport:
+             progress: Callable[[str], None] = lambda _: None,
+             seen: Callable[[Probe, Answer], None] = lambda probe, answer: None,
+             known_ids: frozenset[str] = frozenset()) -> CheckReport:
+    """Send each probe to both sides, in order, and add what differs to `report`; `seen` gets
+    each daemon answer; `known_ids` are the snapshot's image and manifest ids."""
     probes = list(probes)
     for n, probe in enumerate(probes, 1):
         progress(f"request {n}/{len(probes)}")
-        diffs, reason = compare(probe, daemon(probe), fake(probe), profile)
+        answer = daemon(probe)
+        seen(probe, answer)
+        diffs, reasons = compare(probe, answer, fake(probe), profile, known_ids)
         report.differences += diffs
-        if reason:
-            report.known.append((probe, reason))
+        report.known += [(probe, reason) for reason in reasons]
         report.probes += 1
     return report
+
+
+def images_deleted(before: Iterable[str], listings: Sequence[Answer]) -> list[int]:
+    """How many of the images `before` each listing lacks that the previous one had: what each prune deleted."""
+    present = set(before)
+    counts = []
+    for answer in listings:
+        now = {str(item.get("Id")) for item in json.loads(answer.body)} if answer.status == 200 else present
+        counts.append(len(present - now))
+        present &= now
+    return counts
 
 
 def fake_profile_for(snapshot_profile: str, version: dict[str, Any]) -> Profile:
@@ -361,11 +653,13 @@ def fake_profile_for(snapshot_profile: str, version: dict[str, Any]) -> Profile:
 
 
 def run_check(docker_host: str, *, random_count: int = 0, random_seed: int = 0, profile: Profile | None = None,
-              progress: Callable[[str], None] = lambda _: None) -> CheckReport:
-    """Snapshot the daemon, start the fake on it, send every probe to both, and report."""
-    from .._core.model import ImageStore
-    from .._fake.backend import FakeBackend
-    from .._http.server import Server
+              include_prune: bool = False, progress: Callable[[str], None] = lambda _: None) -> CheckReport:
+    """Snapshot the daemon, start the fake on it, send every probe to both, and report.
+
+    With `include_prune`, the prunes of PRUNE_SEQUENCE follow, on both sides in the same order:
+    they DELETE images on the daemon (the caller has warned)."""
+    from .._fake.fakedaemon import FakeDaemon
+    from .._files.seed import Seed
     from .._http.unixhttp import request
     from .snapshot import take_snapshot
 
@@ -376,12 +670,27 @@ def run_check(docker_host: str, *, random_count: int = 0, random_seed: int = 0, 
 
     def sender(host: str) -> Send:
         def send(probe: Probe) -> Answer:
-            status, headers, body = request(host, probe.method, probe.target, timeout=60)
+            try:
+                status, headers, body = request(host, probe.method, probe.target, timeout=60)
+            except http.client.RemoteDisconnected:
+                return NO_ANSWER  # a daemon's handler that panics: Go's server closes the connection
             named = {k.title(): v for k, v in headers}  # "api-version" -> "Api-Version", as Go writes it
             return Answer(status, named, body)
         return send
 
-    with Server(FakeBackend(ImageStore(images), fake_profile)) as server:
-        probes = standard_probes(images, fake_profile) + random_probes(images, fake_profile, random_count, random_seed)
+    with FakeDaemon(seed=Seed(tuple(images), fake_profile.name), profile=fake_profile) as fake:
+        probes = (standard_probes(images, fake_profile) + history_probes(images, fake_profile)
+                  + df_probes(fake_profile) + random_probes(images, fake_profile, random_count, random_seed))
         report = CheckReport(fake_profile.name, warning=snap.warning)
-        return diff_all(probes, sender(docker_host), sender(server.docker_host), fake_profile, report, progress)
+        diff_all(probes, sender(docker_host), sender(fake.docker_host), fake_profile, report, progress)
+        if include_prune:
+            listings: list[Answer] = []
+
+            def keep_listing(probe: Probe, answer: Answer) -> None:
+                if route_of(probe) == "/images/json":
+                    listings.append(answer)
+            known_ids = frozenset(x for i in images for x in (i.id, *(m.id for m in i.manifests)))
+            diff_all(prune_probes(fake_profile), sender(docker_host), sender(fake.docker_host), fake_profile,
+                     report, progress, keep_listing, known_ids)
+            report.pruned = images_deleted((i.id for i in images), listings)
+        return report

@@ -107,10 +107,14 @@ def snapshot_with(fetch: Fetch, progress: Callable[[str], None] = lambda _: None
         progress(f"inspect {n}/{len(listing)}")
         inspects[summary["Id"]] = fetch(f"/v{api}/images/{summary['Id']}/json")
         histories[summary["Id"]] = fetch(f"/v{api}/images/{summary['Id']}/history")
+    containers: dict[str, list[str]] | None
     try:
-        containers: dict[str, list[str]] | None = containers_by_image(fetch(f"/v{api}/containers/json?all=1"))
-    except SnapshotError:  # a daemon without containers (the fake): the listed counts are all there is
-        containers = None
+        containers = containers_by_image(fetch(f"/v{api}/containers/json?all=1"))
+    except SnapshotError:  # a daemon without container routes (the fake): system df names its containers
+        try:
+            containers = containers_by_image(fetch(f"/v{api}/system/df").get("Containers") or [])
+        except SnapshotError:  # nor that: the listed counts are all there is
+            containers = None
     images = build_images(listing, inspects, store, containers, histories=histories)
     return Snapshot(Seed(tuple(images), profile), version, info, api, warning)
 
