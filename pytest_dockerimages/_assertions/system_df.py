@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 from .._core.errors import DaemonError
 from .._core.profiles import PROFILES, at_least, below, get_profile
 from .._core.query import bool_value, parse_form
-from .._core.system_df import OBJECT_TYPES, requested_types
+from .._core.system_df import OBJECT_TYPES, USAGE_OBJECTS_FROM, requested_types
 from .body import id_problems, sorted_problems, uncounted_problems, virtual_size_mode, virtual_size_problems
 from .common import (
     DfBody,
@@ -32,9 +32,6 @@ from .common import (
     query_string,
 )
 
-# daemon/server/router/system/system_routes.go at docker-v29.7.2: the usage objects from API 1.52, and
-# `verbose=1` there drops the legacy fields
-USAGE_OBJECTS_FROM = "1.52"
 # the legacy fields and usage objects of each object type of the `type` parameter
 _SECTIONS = {"image": ("Images", "ImageUsage"), "container": ("Containers", "ContainerUsage"),
              "volume": ("Volumes", "VolumeUsage"), "build-cache": ("BuildCache", "BuildCacheUsage")}

@@ -21,7 +21,7 @@ from .._core.errors import DaemonError
 from .._core.history import decode_platform
 from .._core.profiles import PROFILES, Profile, at_least, below, earliest_from, version_tuple
 from .._core.query import Form, bool_value, canonical_filters, filters_from_json, parse_form
-from .._core.system_df import requested_types
+from .._core.system_df import USAGE_OBJECTS_FROM, requested_types
 
 __all__ = ["Key", "canonical_key", "describe_key"]
 
@@ -30,8 +30,6 @@ _HISTORY = re.compile(r"^/images/(.+)/history$")
 
 #: An unknown API version (no profile, no default) counts every parameter: the newest any release speaks.
 _NEWEST_API = max((p.api_max for p in PROFILES.values()), key=version_tuple)
-#: Where Docker 29's `GET /system/df` reads `verbose` (the usage_objects layout; see _core/system_df.py).
-_DF_VERBOSE_FROM = "1.52"
 
 Key = tuple[Any, ...]
 
@@ -107,7 +105,7 @@ def _df_query(form: Form, raw_query: str, api: str | None, profile: Profile | No
     """The sections asked for (``type``, a set, from API 1.42; all without it) and Docker 29's ``verbose``."""
     parts: list[tuple[str, Any]] = [("type", tuple(sorted(requested_types(raw_query, api or _NEWEST_API))))]
     layout_reads_verbose = profile is None or profile.df_layout == "usage_objects"
-    if layout_reads_verbose and _gate(api, _DF_VERBOSE_FROM):
+    if layout_reads_verbose and _gate(api, USAGE_OBJECTS_FROM):
         parts.append(("verbose", bool_value(form.get("verbose"))))
     return tuple(parts)
 

@@ -26,6 +26,10 @@ from .query import ListQuery, bool_value, parse_form
 from .render import _Plan, planned_summaries, virtual_size_rule
 
 OBJECT_TYPES = ("container", "image", "volume", "build-cache")
+#: Where the `type` parameter starts to count (API 1.42), and where Docker 29's layout adds the usage
+#: objects and reads `verbose` (1.52): daemon/server/router/system/system_routes.go at docker-v29.7.2.
+TYPE_FROM = "1.42"
+USAGE_OBJECTS_FROM = "1.52"
 
 
 def layers_size(store: ImageStore) -> int:
@@ -59,7 +63,7 @@ def df_containers(store: ImageStore) -> list[dict[str, Any]]:
 def requested_types(raw_query: str, api_version: str) -> set[str]:
     """The `type` parameter (API 1.42+): which sections to compute; all of them without it."""
     form = parse_form(raw_query)
-    if below(api_version, "1.42") or not form.has("type"):
+    if below(api_version, TYPE_FROM) or not form.has("type"):
         return set(OBJECT_TYPES)
     wanted = set()
     for value in form.values["type"]:
@@ -73,7 +77,7 @@ def drops_connection(profile: Profile, api_version: str, raw_query: str) -> bool
     """Whether the daemon closes the connection without an answer: `type=build-cache` alone below
     `Profile.df_build_cache_alone_drops_below` (a nil dereference in the handler; Go's server
     recovers the panic and drops the connection)."""
-    if not below(api_version, profile.df_build_cache_alone_drops_below) or below(api_version, "1.42"):
+    if not below(api_version, profile.df_build_cache_alone_drops_below) or below(api_version, TYPE_FROM):
         return False
     try:
         return requested_types(raw_query, api_version) == {"build-cache"}
@@ -96,7 +100,7 @@ def _usage_document(store: ImageStore, profile: Profile, api_version: str, wante
     images = df_images(store, profile, api_version) if "image" in wanted else None
     containers = df_containers(store) if "container" in wanted else None
     size = layers_size(store) if images is not None else 0
-    legacy_fields = below(api_version, "1.52") or not verbose
+    legacy_fields = below(api_version, USAGE_OBJECTS_FROM) or not verbose
     out: dict[str, Any] = {}
     if legacy_fields:
         if size:
@@ -107,7 +111,7 @@ def _usage_document(store: ImageStore, profile: Profile, api_version: str, wante
         for key, kind in (("Volumes", "volume"), ("BuildCache", "build-cache")):
             if kind in wanted:
                 out[key] = []
-    if below(api_version, "1.52"):
+    if below(api_version, USAGE_OBJECTS_FROM):
         if below(api_version, "1.44") and images:
             return {key: _sorted_keys(out[key]) for key in sorted(out)}
         return out
@@ -130,7 +134,7 @@ def _usage_document(store: ImageStore, profile: Profile, api_version: str, wante
 
 def disk_usage(store: ImageStore, profile: Profile, api_version: str, raw_query: str) -> dict[str, Any]:
     """The response body of GET /system/df."""
-    wanted = requested_types(raw_query, api_version) if at_least(api_version, "1.42") else set(OBJECT_TYPES)
+    wanted = requested_types(raw_query, api_version) if at_least(api_version, TYPE_FROM) else set(OBJECT_TYPES)
     if profile.df_layout == "usage_objects":
         verbose = bool_value(parse_form(raw_query).get("verbose"))
         return _usage_document(store, profile, api_version, wanted, verbose)
@@ -148,5 +152,5 @@ def disk_usage(store: ImageStore, profile: Profile, api_version: str, raw_query:
     return out
 
 
-__all__ = ["OBJECT_TYPES", "df_containers", "df_images", "disk_usage", "drops_connection", "layers_size",
-           "requested_types"]
+__all__ = ["OBJECT_TYPES", "TYPE_FROM", "USAGE_OBJECTS_FROM", "df_containers", "df_images",
+           "disk_usage", "drops_connection", "layers_size", "requested_types"]
