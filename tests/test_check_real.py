@@ -190,13 +190,13 @@ def test_cli_check_with_prune_finds_no_difference_and_prunes_delete_images(
 def test_a_broken_prune_rule_is_caught(private_daemon: RealDaemon, monkeypatch: pytest.MonkeyPatch) -> None:
     """A fake whose prune reports as the daemon's but keeps its images: the listing after each
     prune that deletes shows the difference."""
-    from pytest_dockerimages._fake import fakedaemon
+    from pytest_dockerimages._fake import stateful
 
-    original = fakedaemon.prune_images
+    original = stateful.prune_images
 
     def keeps_everything(store: Any, text: str, profile: Any, now_ns: int) -> Any:
         return store, original(store, text, profile, now_ns)[1]
-    monkeypatch.setattr(fakedaemon, "prune_images", keeps_everything)
+    monkeypatch.setattr(stateful, "prune_images", keeps_everything)
     report = run_check(private_daemon.docker_host, include_prune=True)
     assert report.pruned is not None and sum(report.pruned) > 0
     after = {d.probe.note for d in report.differences if "images/json" in d.probe.target}
