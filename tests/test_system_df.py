@@ -132,3 +132,27 @@ def test_build_cache_alone_below_1_44_drops_the_connection_on_26_1_and_28_1(
         profile: str, version: str, query: str, dropped: bool) -> None:
     response = respond(STORE, get_profile(profile), Request("GET", f"/v{version}/system/df{query}"), 0)
     assert response.drop_connection is dropped
+
+
+@pytest.mark.parametrize(("target", "glob"), [
+    ("/v1.55/system/df", "/system/df"),
+    ("/v1.55/images/base:1/history", "/images/*/history"),
+])
+def test_fault_injection_works_on_df_and_history(target: str, glob: str) -> None:
+    """fail_next, drop_next and delay_next match these routes by path or glob, as on any route."""
+    import time
+
+    from pytest_dockerimages import FakeDaemon
+    from pytest_dockerimages._http import unixhttp
+
+    with FakeDaemon(images=[{"tags": ["base:1"]}], profile="docker-29.7") as fake:
+        fake.fail_next(status=503, message="busy", path=glob)
+        status, _, body = unixhttp.request(fake.docker_host, "GET", target)
+        assert (status, json.loads(body)) == (503, {"message": "busy"})
+        fake.drop_next(path=glob)
+        with pytest.raises(OSError):
+            unixhttp.request(fake.docker_host, "GET", target)
+        fake.delay_next(0.3, path=glob)
+        started = time.monotonic()
+        assert unixhttp.request(fake.docker_host, "GET", target)[0] == 200
+        assert time.monotonic() - started >= 0.3 and fake.pending_faults == 0
