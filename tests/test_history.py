@@ -241,6 +241,10 @@ def test_the_first_missing_snapshot_is_named_where_a_lower_one_is_unpacked() -> 
     ({"architecture": "amd64", "variant": "v3"}, {"architecture": "amd64"}, None),
     ({"architecture": "x86_64"}, {"architecture": "AMD64"}, 0),
     ({"architecture": "amd64", "os": "windows"}, {"architecture": "amd64"}, None),
+    # a variant strconv.Atoi refuses runs no older one (and the fake never builds a list that long)
+    ({"architecture": "amd64"}, {"architecture": "amd64", "variant": "v" + "9" * 5000}, None),
+    ({"architecture": "386"}, {"architecture": "amd64", "variant": "v" + "9" * 5000}, 1),
+    ({"architecture": "amd64", "variant": "v2"}, {"architecture": "amd64", "variant": "v+3"}, 1),
 ])
 def test_platform_rank(have: dict[str, str], want: dict[str, str], rank: int | None) -> None:
     from pytest_dockerimages._core.history import platform_rank

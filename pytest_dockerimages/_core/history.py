@@ -119,16 +119,18 @@ def _normalize(platform: Mapping[str, Any]) -> tuple[str, str, str]:
 
 
 def _older(variant: str, lowest: int) -> list[str]:
-    """The variants below `vN` down to `v<lowest>` (none when `variant` is not such a number)."""
-    number = variant[1:] if variant.startswith("v") else variant
-    if not number.isdigit():
+    """The variants below `vN` down to `v<lowest>` (none when strconv.Atoi refuses `N`). Capped: a
+    variant thousands of versions up would make the daemon build as long a list, not the fake."""
+    found = re.fullmatch(r"[+-]?[0-9]{1,18}", variant.removeprefix("v"))
+    if found is None:
         return []
-    return [f"v{n}" for n in range(int(number) - 1, lowest - 1, -1)]
+    top = min(int(found[0]), lowest + 1000)
+    return [f"v{n}" for n in range(top - 1, lowest - 1, -1)]
 
 
 def _arm64_variants(variant: str) -> list[str]:
     """platforms' arm64variantToVersion: an arm64 variant (v8 when none) and those it runs, best first."""
-    found = re.fullmatch(r"v([89])(?:\.(\d))?", variant or "v8")
+    found = re.fullmatch(r"v([89])(?:\.([0-9]))?", variant or "v8")
     if found is None or (found[1] == "9" and int(found[2] or 0) > 7):
         return []
     minor = int(found[2] or 0)
