@@ -264,7 +264,7 @@ def test_each_platform_of_a_multi_platform_image_is_read_so_the_fake_answers_it_
 
     from test_history import AMD64_DIFF, ARM64_DIFF, MULTI
 
-    from pytest_dockerimages._real.snapshot import SnapshotError
+    from pytest_dockerimages._real.snapshot import NotOk
 
     store, row = ImageStore([MULTI]), get_profile(profile)
     diff_ids = {"amd64": AMD64_DIFF, "arm64": ARM64_DIFF}
@@ -278,7 +278,7 @@ def test_each_platform_of_a_multi_platform_image_is_read_so_the_fake_answers_it_
             return {"Os": "linux", "Architecture": arch, "RootFS": {"Type": "layers", "Layers": [diff_ids[arch]]}}
         response = respond(store, row, Request("GET", path), 0)
         if response.status != 200 or (platform and path.split("?")[0].endswith("/json")):
-            raise SnapshotError(f"GET {path} answered {response.status}")
+            raise NotOk(f"GET {path} answered {response.status}")
         return json.loads(response.body)
 
     (image,) = snapshot_with(fetch).seed.images
@@ -292,3 +292,25 @@ def test_each_platform_of_a_multi_platform_image_is_read_so_the_fake_answers_it_
                                  + quote(json.dumps({"os": "linux", "architecture": arch})))
         before, after = (respond(s, row, request, 0) for s in (store, ImageStore([image])))
         assert (after.status, after.body) == (before.status, before.body), arch
+
+
+def test_a_daemon_lost_while_platforms_are_read_fails_the_snapshot() -> None:
+    """Only an answer (NotOk) is data about a platform; a daemon gone away is an error, not `absent`."""
+    from test_history import MULTI
+
+    from pytest_dockerimages._real.snapshot import NotOk, SnapshotError
+
+    store, row = ImageStore([MULTI]), get_profile("docker-29.7-containerd")
+
+    def fetch(path: str) -> object:
+        if path == "/info":
+            return C8D
+        if "platform=" in path:
+            raise SnapshotError("cannot reach the daemon at unix:///gone.sock")
+        response = respond(store, row, Request("GET", path), 0)
+        if response.status != 200:
+            raise NotOk(f"GET {path} answered {response.status}")
+        return json.loads(response.body)
+
+    with pytest.raises(SnapshotError, match="cannot reach"):
+        snapshot_with(fetch)

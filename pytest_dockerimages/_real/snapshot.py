@@ -20,6 +20,10 @@ class SnapshotError(RuntimeError):
     """The daemon could not be read; the message says which request failed."""
 
 
+class NotOk(SnapshotError):
+    """The daemon answered, with another status than 200 (unlike a daemon that cannot be reached)."""
+
+
 def image_store_of(info: Mapping[str, Any]) -> str:
     """/info -> "containerd" when the containerd snapshotter serves images, else "graphdriver"."""
     status = info.get("DriverStatus") or []
@@ -130,7 +134,7 @@ def _read_platforms(fetch: Fetch, api: str, summary: Mapping[str, Any]) -> dict[
     def answer(path: str) -> Any:
         try:
             return fetch(path)
-        except SnapshotError:
+        except NotOk:
             return None
 
     by_id = {str(m.get("ID")): m for m in summary.get("Manifests") or ()}
@@ -166,7 +170,7 @@ def take_snapshot(docker_host: str, progress: Callable[[str], None] = lambda _: 
         except OSError as exc:
             raise SnapshotError(f"cannot reach the daemon at {docker_host}: {exc}") from None
         if status != 200:
-            raise SnapshotError(f"GET {path} on {docker_host} answered {status}: {body[:200]!r}")
+            raise NotOk(f"GET {path} on {docker_host} answered {status}: {body[:200]!r}")
         return json.loads(body)
 
     return snapshot_with(fetch, progress)
