@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
+from pytest_dockerimages._core.profiles import PROFILES
 from pytest_dockerimages._core.timestamps import to_ns
 from pytest_dockerimages._real.check import fake_profile_for, run_check
 from pytest_dockerimages._real.fixture import VARIANT_NAMES, started_real_daemon
@@ -101,7 +102,8 @@ def test_broken_rules_are_caught(real_daemon: RealDaemon, monkeypatch: pytest.Mo
     two Docker 29.7 behaviours, the `until` error's status (400 from v29.4, 500 before) and from
     which API version `Containers` is counted (1.51 on 28.5 and 29.7, never before), each flipped
     from the daemon's own row so that on every variant the broken fake answers otherwise; and two
-    rules of the routes the check added: history's Tags and the containers system df lists."""
+    rules of the routes the check added: history's Tags and the containers system df lists; and,
+    where the containerd store reads `platform`, what a platform without its snapshots answers."""
     from pytest_dockerimages._core import history, system_df
 
     snap = take_snapshot(real_daemon.docker_host)
@@ -109,7 +111,9 @@ def test_broken_rules_are_caught(real_daemon: RealDaemon, monkeypatch: pytest.Mo
     right = fake_profile_for(snap.seed.profile, dict(snap.version))
     wrong = dataclasses.replace(
         right, invalid_filter_word="Invalid Filter", until_error_status=900 - right.until_error_status,
-        containers_from=None if right.containers_from else right.api_min)
+        containers_from=None if right.containers_from else right.api_min,
+        history_missing_snapshot_error=None if right.history_missing_snapshot_error
+        else PROFILES["docker-28.1-containerd"].history_missing_snapshot_error)
     monkeypatch.setattr(history, "history_tags", lambda image, profile: None)
     monkeypatch.setattr(system_df, "df_containers", lambda store: [])
     report = run_check(real_daemon.docker_host, profile=wrong)
@@ -121,6 +125,9 @@ def test_broken_rules_are_caught(real_daemon: RealDaemon, monkeypatch: pytest.Mo
     assert any(what.endswith(" Containers") for what, _, _ in whats)
     assert any(d.probe.target.endswith("/history") and d.what.endswith(".Tags") for d in report.differences)
     assert any("system/df" in d.probe.target and "Containers" in d.what for d in report.differences)
+    # the arm64 image of example/multi:1 has its config but no snapshot: an error on 28.1, size 0 from 28.5
+    unpacked_arm64 = [d for d in report.differences if "multi:1/history?platform=" in d.probe.target]
+    assert bool(unpacked_arm64) == (right.is_containerd and right.history_platform_from is not None)
     assert "daemon:" in report.render() and "fake:" in report.render()
 
 

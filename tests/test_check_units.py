@@ -175,6 +175,8 @@ def test_images_deleted_counts_each_prunes_images_from_the_listings_after_it() -
 
 
 def test_history_df_and_prune_probes() -> None:
+    from urllib.parse import quote
+
     from pytest_dockerimages._core.model import Image
 
     images = [Image(tags=["example/app:1"], created=5), Image(tags=["example/multi:1"], created=6,
@@ -189,6 +191,17 @@ def test_history_df_and_prune_probes() -> None:
             "/v1.47/images/example/multi:1/history?platform=%7B%22os%22%3A%22linux%22%2C%22architecture%22%3A%22arm64%22%7D",
             } <= history
     assert not any("platform" in p.target for p in history_probes(images, get_profile("docker-26.1")))
+    assert not any(p.note == "a platform the index lists" for p in history_probes(images, get_profile(
+        "docker-28.5-containerd")))  # one manifest: no multi-platform image
+    two = Image(tags=["example/two:1"], created=7, manifests=[
+        {"platform": {"os": "linux", "architecture": "amd64"}}, {"platform": {"os": "linux", "architecture": "arm64"}},
+        {"kind": "attestation", "platform": {"os": "unknown", "architecture": "unknown"}}])
+    listed = [p.target for p in history_probes([*images, two], get_profile("docker-29.7-containerd"))
+              if p.note == "a platform the index lists"]
+    assert listed == [f"/v1.55/images/example/two:1/history?platform={quote(json.dumps(p, separators=(',', ':')))}"
+                      for p in ({"os": "linux", "architecture": "amd64"}, {"os": "linux", "architecture": "arm64"})]
+    assert "/v1.55/images/example/two:1/history?platform=%7Bnot-json" in {
+        p.target for p in history_probes([*images, two], get_profile("docker-29.7-containerd"))}
     df = {p.target for p in df_probes(get_profile("docker-29.7"))}
     assert {"/v1.41/system/df?type=bogus", "/v1.52/system/df?verbose=1", "/v1.55/system/df?type=image&verbose=1",
             "/v1.44/system/df?type=image&type=container"} <= df

@@ -128,3 +128,143 @@ def test_history_round_trips_through_the_seed_form() -> None:
 def test_bad_history_in_a_seed_names_the_field(history_value: Any, message: str) -> None:
     with pytest.raises(ModelError, match=re.escape(message)):
         Image(tags=["x:1"], history=history_value)
+
+
+# --- a multi-platform image on the containerd store: the harness's example/multi:1 as the nine daemons hold
+# it (the amd64 image unpacked; every arm64 blob there, no snapshot), plus a platform only the index names
+AMD64_DIFF = "sha256:cb0534aad9dadd237b0cc8471354c04033fd16409a3ee0eec00cdc20011865bc"
+ARM64_DIFF = "sha256:f336787a4e253acee86154a982b72e2e1a4315b198b79d51cbb566935ecd1974"
+CREATED = 1714979289
+
+
+def _arch_history(arch: str, size: int) -> list[dict[str, Any]]:
+    return [{"created": CREATED, "created_by": f"imagetar: add /arch ({arch})", "size": size}]
+
+
+def _multi(**arm64: Any) -> Image:
+    manifests = [
+        {"id": "sha256:" + "a" * 64, "platform": {"architecture": "amd64", "os": "linux"}, "presence": "unpacked",
+         "history": _arch_history("amd64", 8192), "diff_ids": [AMD64_DIFF], "unpacked_size": 8192},
+        {"id": "sha256:" + "b" * 64, "platform": {"architecture": "arm64", "os": "linux"}, **arm64},
+        {"id": "sha256:" + "c" * 64, "platform": {"architecture": "s390x", "os": "linux"}, "available": False},
+        {"id": "sha256:" + "d" * 64, "kind": "attestation", "platform": {"architecture": "unknown", "os": "unknown"}},
+    ]
+    return Image(tags=["example/multi:1"], created=CREATED, layers=[{"digest": AMD64_DIFF, "size": 8192}],
+                 history=_arch_history("amd64", 8192), manifests=manifests)
+
+
+SNAPSHOT = {"presence": "config", "history": _arch_history("arm64", 0), "diff_ids": [ARM64_DIFF]}
+MULTI = _multi(**SNAPSHOT)
+MISSING = "NotFound: snapshot " + ARM64_DIFF + " does not exist: not found"  # one layer: its chain is its diff id
+ARM64 = [("imagetar: add /arch (arm64)", 0)]
+AMD64 = [("imagetar: add /arch (amd64)", 8192)]
+
+
+def _not_provided(platform: str) -> str:
+    return f"image with reference example/multi:1 was found but does not provide the specified platform ({platform})"
+
+
+@pytest.mark.parametrize(("profile", "version", "platform", "image", "status", "expected"), [
+    # v28.1.1 returns the snapshotter's error for the arm64 config's layer; v28.5.2+ count it 0
+    ("docker-28.1-containerd", "1.49", LINUX_ARM, MULTI, 404, MISSING),
+    ("docker-28.1-containerd", "1.49", '{"os":"linux","architecture":"arm64","variant":"v8"}', MULTI, 404, MISSING),
+    ("docker-28.5-containerd", "1.51", LINUX_ARM, MULTI, 200, ARM64),
+    ("docker-29.7-containerd", "1.55", LINUX_ARM, MULTI, 200, ARM64),
+    ("docker-29.7-containerd", "1.55", '{"os":"linux","architecture":"aarch64","variant":"v8"}', MULTI, 200, ARM64),
+    ("docker-28.1-containerd", "1.49", '{"os":"linux","architecture":"amd64"}', MULTI, 200, AMD64),
+    ("docker-29.7-containerd", "1.55", '{"os":"linux","architecture":"amd64","variant":"v3"}', MULTI, 200, AMD64),
+    # below 1.48 (and on 26.1) the parameter is not read: the host platform's history
+    ("docker-28.1-containerd", "1.47", LINUX_ARM, MULTI, 200, AMD64),
+    ("docker-26.1-containerd", "1.45", LINUX_ARM, MULTI, 200, AMD64),
+    # not in the index, only named by it (no manifest blob), or only runnable by arm64 (arm/v7 runs no arm64)
+    ("docker-28.1-containerd", "1.49", '{"os":"linux","architecture":"s390x"}', MULTI, 404,
+     _not_provided("linux/s390x")),
+    ("docker-29.7-containerd", "1.55", '{"os":"linux","architecture":"arm","variant":"v7"}', MULTI, 404,
+     _not_provided("linux/arm/v7")),
+    ("docker-29.7-containerd", "1.55", '{"os":"unknown","architecture":"unknown"}', MULTI, 404,
+     _not_provided("unknown/unknown")),
+    # an older seed: no presence, history or diff ids; `available` decides and the image's history is shown
+    ("docker-28.1-containerd", "1.49", LINUX_ARM, _multi(), 200, AMD64),
+    ("docker-29.7-containerd", "1.55", LINUX_ARM, _multi(available=False), 404, _not_provided("linux/arm64")),
+    # snapshots missing and nothing read for that platform: the image's entries, each of size 0; without
+    # diff ids no snapshot can be named, so even 28.1 answers so
+    ("docker-28.5-containerd", "1.51", LINUX_ARM, _multi(presence="config", diff_ids=[ARM64_DIFF]), 200,
+     [("imagetar: add /arch (amd64)", 0)]),
+    ("docker-28.1-containerd", "1.49", LINUX_ARM, _multi(presence="config"), 200, [("imagetar: add /arch (amd64)", 0)]),
+    # an unpacked arm64 manifest: its history as read, on every release
+    ("docker-28.1-containerd", "1.49", LINUX_ARM, _multi(presence="unpacked", history=_arch_history("arm64", 4096)),
+     200, [("imagetar: add /arch (arm64)", 4096)]),
+    # graphdriver: the image's own platform (the amd64 image of the index); amd64/v2 runs a variant-less amd64
+    ("docker-28.1", "1.49", LINUX_ARM, MULTI, 404, "image with reference example/multi:1 was found but its "
+                                                  "platform (linux/amd64) does not match the specified platform (linux/arm64)"),
+    ("docker-29.7", "1.55", '{"os":"linux","architecture":"amd64","variant":"v2"}', MULTI, 200, AMD64),
+])
+def test_platform_of_a_multi_platform_image(profile: str, version: str, platform: str, image: Image, status: int,
+                                            expected: str | list[tuple[str, int]]) -> None:
+    from urllib.parse import quote
+
+    request = Request("GET", f"/v{version}/images/example/multi:1/history?platform={quote(platform)}")
+    response = respond(ImageStore([image]), get_profile(profile), request, 0)
+    body = json.loads(response.body)
+    assert response.status == status
+    if isinstance(expected, str):
+        assert body == {"message": expected}
+    else:
+        assert [(item["CreatedBy"], item["Size"]) for item in body] == expected
+        assert body[0]["Id"] == image.id and body[0]["Tags"] == ["example/multi:1"]
+
+
+def test_the_first_missing_snapshot_is_named_where_a_lower_one_is_unpacked() -> None:
+    """Snapshots stack: the arm64 image's first layer is the amd64 one's (unpacked), its second is not, so
+    28.1 names the chain of both (identity.ChainID: sha256 of "<lower chain> <diff id>")."""
+    import hashlib
+
+    image = _multi(presence="config", diff_ids=[AMD64_DIFF, ARM64_DIFF])
+    chain = "sha256:" + hashlib.sha256(f"{AMD64_DIFF} {ARM64_DIFF}".encode()).hexdigest()
+    response = respond(ImageStore([image]), get_profile("docker-28.1-containerd"),
+                       Request("GET", f"/v1.49/images/example/multi:1/history?platform={LINUX_ARM}"), 0)
+    assert (response.status, json.loads(response.body)) == (404, {"message": f"NotFound: snapshot {chain} does not exist: not found"})
+
+
+@pytest.mark.parametrize(("have", "want", "rank"), [
+    # containerd's platforms.Only: the platform first, then those it runs; variants normalised
+    ({"architecture": "arm64"}, {"architecture": "arm64", "variant": "v8"}, 0),
+    ({"architecture": "arm64", "variant": "v8"}, {"architecture": "arm64"}, 0),
+    ({"architecture": "arm", "variant": "v7"}, {"architecture": "arm64"}, 2),
+    ({"architecture": "arm64"}, {"architecture": "arm64", "variant": "v9.1"}, 8),  # v9.1 v9 v8.6 .. v8.1 v8
+    ({"architecture": "arm64", "variant": "v9"}, {"architecture": "arm64"}, None),
+    ({"architecture": "arm64"}, {"architecture": "arm64", "variant": "v7"}, None),
+    ({"architecture": "arm64"}, {"architecture": "arm", "variant": "v7"}, None),
+    ({"architecture": "arm", "variant": "v6"}, {"architecture": "arm"}, 1),
+    ({"architecture": "386"}, {"architecture": "amd64"}, 1),
+    ({"architecture": "amd64"}, {"architecture": "amd64", "variant": "v3"}, 2),
+    ({"architecture": "amd64", "variant": "v3"}, {"architecture": "amd64"}, None),
+    ({"architecture": "x86_64"}, {"architecture": "AMD64"}, 0),
+    ({"architecture": "amd64", "os": "windows"}, {"architecture": "amd64"}, None),
+    # a variant strconv.Atoi refuses runs no older one (and the fake never builds a list that long)
+    ({"architecture": "amd64"}, {"architecture": "amd64", "variant": "v" + "9" * 5000}, None),
+    ({"architecture": "386"}, {"architecture": "amd64", "variant": "v" + "9" * 5000}, 1),
+    ({"architecture": "amd64", "variant": "v2"}, {"architecture": "amd64", "variant": "v+3"}, 1),
+])
+def test_platform_rank(have: dict[str, str], want: dict[str, str], rank: int | None) -> None:
+    from pytest_dockerimages._core.history import platform_rank
+
+    assert platform_rank({"os": "linux", **have}, {"os": "linux", **want}) == rank
+
+
+def test_a_manifest_round_trips_its_platform_history_through_the_seed_form() -> None:
+    again = Image.from_dict(MULTI.to_dict())
+    assert again.manifests == MULTI.manifests and again.id == MULTI.id
+    assert "presence" not in Image.from_dict(_multi().to_dict()).to_dict()["manifests"][1]
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("presence", "gone", "manifests[1].presence: expected one of ('unpacked', 'config', 'absent')"),
+    ("history", "x", "manifests[1].history: expected a list of entries"),
+    ("history", [{"size": -1}], "manifests[1].history[0].size: expected an integer >= 0"),
+    ("diff_ids", "sha256:" + "a" * 64, "manifests[1].diff_ids: expected a list of layer digests"),
+    ("diff_ids", ["abc"], "manifests[1].diff_ids[0]: expected 'sha256:'"),
+])
+def test_bad_manifest_platform_fields_name_the_field(field: str, value: Any, message: str) -> None:
+    with pytest.raises(ModelError, match=re.escape(message)):
+        _multi(**{field: value})

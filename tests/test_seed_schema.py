@@ -39,6 +39,9 @@ def test_golden_seeds_validate(profile: str) -> None:
     {"images": [{"manifests": [{"kind": "weird"}]}]},
     {"images": [{"history": [{"size": -1}]}]},
     {"images": [{"history": [{"created_by": "x", "when": 1}]}]},
+    {"images": [{"manifests": [{"presence": "gone"}]}]},
+    {"images": [{"manifests": [{"history": [{"size": -1}]}]}]},
+    {"images": [{"manifests": [{"diff_ids": ["abc"]}]}]},
     {"version": 2, "images": []},
     {"imagez": []},
 ])
@@ -54,3 +57,13 @@ def test_a_seed_with_history_validates(tmp_path: Path) -> None:
     path = dump_seed([image], tmp_path / "seed.yaml")
     jsonschema.validate(yaml.safe_load(path.read_text()), SCHEMA)
     assert yaml.safe_load(path.read_text())["images"][0]["history"][0]["created_by"] == "RUN x"
+
+
+def test_a_seed_with_a_platforms_history_validates(tmp_path: Path) -> None:
+    from pytest_dockerimages._core.model import Image
+
+    arm64 = {"platform": {"architecture": "arm64", "os": "linux"}, "presence": "config",
+             "history": [{"created": 1714979289, "created_by": "add /arch", "size": 0}], "diff_ids": ["sha256:" + "f" * 64]}
+    path = dump_seed([Image(tags=["x:1"], manifests=[{}, arm64])], tmp_path / "seed.yaml")
+    jsonschema.validate(yaml.safe_load(path.read_text()), SCHEMA)
+    assert yaml.safe_load(path.read_text())["images"][0]["manifests"][1]["presence"] == "config"

@@ -253,3 +253,64 @@ def test_a_daemon_without_container_routes_gives_its_containers_through_system_d
     snap = snapshot_with(fetch)
     assert {i.id: sorted(i.containers) for i in snap.seed.images} == {used.id: ["c" * 64, "d" * 64],
                                                                        store.images[1].id: []}
+
+
+@pytest.mark.parametrize("profile", ["docker-28.1-containerd", "docker-28.5-containerd", "docker-29.7-containerd"])
+def test_each_platform_of_a_multi_platform_image_is_read_so_the_fake_answers_it_alike(profile: str) -> None:
+    """history and inspect with each manifest's `platform`: the seed keeps what the daemon found (28.1's
+    snapshot error leaves arm64 without history, but `config`), and the fake built from it answers every
+    platform as the daemon did. Inspect answers here as a daemon's (API 1.49+: that platform's config)."""
+    from urllib.parse import parse_qs, quote, urlsplit
+
+    from test_history import AMD64_DIFF, ARM64_DIFF, MULTI
+
+    from pytest_dockerimages._real.snapshot import NotOk
+
+    store, row = ImageStore([MULTI]), get_profile(profile)
+    diff_ids = {"amd64": AMD64_DIFF, "arm64": ARM64_DIFF}
+
+    def fetch(path: str) -> object:
+        if path == "/info":
+            return C8D
+        platform = parse_qs(urlsplit(path).query).get("platform")
+        arch = json.loads(platform[0])["architecture"] if platform else ""
+        if platform and path.split("?")[0].endswith("/json") and arch in diff_ids:
+            return {"Os": "linux", "Architecture": arch, "RootFS": {"Type": "layers", "Layers": [diff_ids[arch]]}}
+        response = respond(store, row, Request("GET", path), 0)
+        if response.status != 200 or (platform and path.split("?")[0].endswith("/json")):
+            raise NotOk(f"GET {path} answered {response.status}")
+        return json.loads(response.body)
+
+    (image,) = snapshot_with(fetch).seed.images
+    amd64, arm64 = image.manifests[:2]
+    assert (amd64.presence, amd64.diff_ids, arm64.presence, arm64.diff_ids) == (
+        "unpacked", (AMD64_DIFF,), "config", (ARM64_DIFF,))
+    assert (arm64.history is None) == (row.history_missing_snapshot_error is not None)
+    assert (image.manifests[2].presence, image.manifests[3].presence) == ("absent", None)  # s390x; attestation
+    for arch in ("amd64", "arm64", "s390x", "arm"):
+        request = Request("GET", f"/v{row.api_max}/images/example/multi:1/history?platform="
+                                 + quote(json.dumps({"os": "linux", "architecture": arch})))
+        before, after = (respond(s, row, request, 0) for s in (store, ImageStore([image])))
+        assert (after.status, after.body) == (before.status, before.body), arch
+
+
+def test_a_daemon_lost_while_platforms_are_read_fails_the_snapshot() -> None:
+    """Only an answer (NotOk) is data about a platform; a daemon gone away is an error, not `absent`."""
+    from test_history import MULTI
+
+    from pytest_dockerimages._real.snapshot import NotOk, SnapshotError
+
+    store, row = ImageStore([MULTI]), get_profile("docker-29.7-containerd")
+
+    def fetch(path: str) -> object:
+        if path == "/info":
+            return C8D
+        if "platform=" in path:
+            raise SnapshotError("cannot reach the daemon at unix:///gone.sock")
+        response = respond(store, row, Request("GET", path), 0)
+        if response.status != 200:
+            raise NotOk(f"GET {path} answered {response.status}")
+        return json.loads(response.body)
+
+    with pytest.raises(SnapshotError, match="cannot reach"):
+        snapshot_with(fetch)

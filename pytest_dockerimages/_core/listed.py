@@ -37,12 +37,15 @@ def _layer_sizes(images: Sequence[tuple[tuple[str, ...], int]]) -> dict[tuple[st
 def build_images(listing: Sequence[Mapping[str, Any]], inspects: Mapping[str, Mapping[str, Any]],
                  store: str, containers: Mapping[str, Sequence[str]] | None = None, *,
                  histories: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+                 manifest_fields: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
                  skip_invalid: bool = False) -> list[Image]:
     """Images from an all=1 listing (with manifests=1 where the daemon has it) plus the inspect
     document of each (keyed by Id), and the containers that use each image (`containers_by_image`;
     None: only the listed `Containers` counts are known, so ids are made up for them).
-    `histories` holds each image's GET /images/{id}/history answer, where read.
+    `histories` holds each image's GET /images/{id}/history answer, where read; `manifest_fields`
+    the seed fields `platform_fields` read for each manifest ({image id: {manifest id: fields}}).
     `skip_invalid` leaves out an image the model cannot hold instead of raising."""
+    manifest_fields = manifest_fields or {}
     chains: list[tuple[tuple[str, ...], int]] = []
     sizes: list[int] = []
     for summary in listing:
@@ -75,8 +78,8 @@ def build_images(listing: Sequence[Mapping[str, Any]], inspects: Mapping[str, Ma
                 architecture=str(inspect.get("Architecture") or "amd64"),
                 containers=_containers(summary, containers),
                 descriptor=summary.get("Descriptor") if store == "containerd" else None,
-                manifests=([manifest_entry(m) for m in summary.get("Manifests") or ()]
-                           if store == "containerd" else None),
+                manifests=([{**manifest_entry(m), **manifest_fields.get(summary["Id"], {}).get(m.get("ID"), {})}
+                            for m in summary.get("Manifests") or ()] if store == "containerd" else None),
                 history=history_of(histories[summary["Id"]]) if histories and summary["Id"] in histories else None,
             ))
         except (ModelError, TypeError, ValueError, KeyError):
@@ -156,6 +159,38 @@ def manifest_entry(summary: Mapping[str, Any]) -> dict[str, Any]:
     if attested:
         entry["attestation_for"] = attested
     return entry
+
+
+def platforms_to_read(summary: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """{manifest id: platform} of a multi-platform image's image manifests (one manifest: none, its
+    history is the image's)."""
+    images = {str(m.get("ID")): dict((m.get("ImageData") or {}).get("Platform") or {})
+              for m in summary.get("Manifests") or () if m.get("Kind") == "image"}
+    return images if len(images) > 1 else {}
+
+
+def platform_fields(manifest: Mapping[str, Any], history: Sequence[Mapping[str, Any]] | None,
+                    inspect: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Seed fields of one manifest (an ImageManifestSummary) from the answers to GET
+    /images/{id}/history and /images/{id}/json with its `platform` (None: not a 200). A history
+    answered: its config is there, and its snapshots where the listing counts them (Unpacked); none
+    (no manifest, or a release that fails on a missing snapshot): `config` when its content is
+    Available. `diff_ids` only from an inspect of that platform (before API 1.49, and the fake,
+    inspect answers for the image's own platform)."""
+    data = manifest.get("ImageData") or {}
+    fields: dict[str, Any]
+    if history is not None:
+        unpacked = _count((data.get("Size") or {}).get("Unpacked", 0))
+        fields = {"presence": "unpacked" if unpacked else "config", "history": history_of(history)}
+    else:
+        fields = {"presence": "config" if manifest.get("Available") else "absent"}
+    platform = data.get("Platform") or {}
+    inspected = (inspect or {}).get("Os"), (inspect or {}).get("Architecture")
+    if inspect and inspected == (platform.get("os"), platform.get("architecture")):
+        diff_ids = (inspect.get("RootFS") or {}).get("Layers")
+        if diff_ids:
+            fields["diff_ids"] = list(diff_ids)
+    return fields
 
 
 def containers_by_image(containers: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:

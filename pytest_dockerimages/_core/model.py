@@ -18,6 +18,8 @@ from .timestamps import format_rfc3339_ns, to_ns
 ID_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 _HEX_PREFIX_RE = re.compile(r"^(?:sha256:)?[0-9a-f]+$")
 MANIFEST_KINDS = ("image", "attestation", "unknown")
+#: What GET /images/{name}/history?platform= finds of a manifest (see Manifest.presence).
+MANIFEST_PRESENCE = ("unpacked", "config", "absent")
 _T = TypeVar("_T")
 
 
@@ -59,7 +61,17 @@ class Layer:
 
 @dataclass(frozen=True)
 class Manifest:
-    """One entry of a containerd-store image index (rendered as Manifests[] from API 1.47)."""
+    """One entry of a containerd-store image index (rendered as Manifests[] from API 1.47).
+
+    What `GET /images/{name}/history?platform=` answers for it: `presence` says what the content
+    store holds of it, `unpacked` (its config and the snapshots of its layers), `config` (its config,
+    not every snapshot: where a release reads a missing snapshot's size as an error, it names the
+    first missing one of `diff_ids`) or `absent` (no manifest blob: its platform is not found); None, as in
+    older seeds: `unpacked` if `available`, else `absent`. `history` is what that request showed
+    (oldest first); None: the image's own history (all sizes 0 for `config`). A manifest whose
+    manifest blob is there but not its config is `absent` here, though a daemon answers it with the
+    content store's error: no seed image makes that state.
+    """
 
     id: str
     kind: str = "image"
@@ -73,9 +85,17 @@ class Manifest:
     attestation_for: str | None = None
     identity: Mapping[str, Any] | None = None
     descriptor: Mapping[str, Any] | None = None  # the daemon's own (annotations, platform), sent as given
+    presence: str | None = None
+    history: tuple[HistoryEntry, ...] | None = None
+    diff_ids: tuple[str, ...] = ()  # its config's rootfs diff ids (empty: not known); snapshots are named by chain id
 
     _KEYS = {"id", "kind", "platform", "available", "media_type", "size", "content_size", "unpacked_size",
-             "containers", "attestation_for", "identity", "descriptor"}
+             "containers", "attestation_for", "identity", "descriptor", "presence", "history", "diff_ids"}
+
+    @property
+    def found_as(self) -> str:
+        """`presence`, or what an older seed's `available` implies."""
+        return self.presence or ("unpacked" if self.available else "absent")
 
     @classmethod
     def coerce(cls, value: Any, where: str, image_id: str, index: int) -> Manifest:
@@ -105,6 +125,12 @@ class Manifest:
         descriptor = value.get("descriptor")
         if descriptor is not None and not isinstance(descriptor, Mapping):
             raise ModelError(f"{where}.descriptor: expected a mapping (an OCI descriptor), got {descriptor!r}")
+        presence = value.get("presence")
+        if presence is not None and presence not in MANIFEST_PRESENCE:
+            raise ModelError(f"{where}.presence: expected one of {MANIFEST_PRESENCE}, got {presence!r}")
+        diff_ids = value.get("diff_ids", ())
+        if isinstance(diff_ids, (str, Mapping)) or not isinstance(diff_ids, Sequence):
+            raise ModelError(f"{where}.diff_ids: expected a list of layer digests, got {diff_ids!r}")
         return cls(
             id=_check_id(manifest_id, f"{where}.id"),
             kind=kind,
@@ -118,6 +144,9 @@ class Manifest:
             attestation_for=attestation_for,
             identity=value.get("identity"),
             descriptor=None if descriptor is None else dict(descriptor),
+            presence=presence,
+            history=_history(value.get("history"), f"{where}.history"),
+            diff_ids=tuple(_check_id(d, f"{where}.diff_ids[{i}]") for i, d in enumerate(diff_ids)),
         )
 
 
@@ -163,6 +192,15 @@ class HistoryEntry:
             out["comment"] = self.comment
         out["size"] = self.size
         return out
+
+
+def _history(value: Any, where: str) -> tuple[HistoryEntry, ...] | None:
+    """A seed's `history` list (oldest first); None stays None (not known)."""
+    if value is None:
+        return None
+    if isinstance(value, (str, Mapping)) or not isinstance(value, Sequence):
+        raise ModelError(f"{where}: expected a list of entries (oldest first), got {value!r}")
+    return tuple(HistoryEntry.coerce(h, f"{where}[{i}]") for i, h in enumerate(value))
 
 
 def _parse_refs(values: Any, where: str, *, want_digest: bool) -> tuple[Reference, ...]:
@@ -256,10 +294,7 @@ class Image:
         set_(self, "os", str(os))
         set_(self, "architecture", str(architecture))
         set_(self, "extra", dict(extra or {}))
-        if history is not None and (isinstance(history, (str, Mapping)) or not isinstance(history, Sequence)):
-            raise ModelError(f"history: expected a list of entries (oldest first), got {history!r}")
-        set_(self, "history", None if history is None else tuple(
-            HistoryEntry.coerce(h, f"history[{i}]") for i, h in enumerate(history)))
+        set_(self, "history", _history(history, "history"))
         image_id = _check_id(id, "id") if id is not None else self._derived_id(parsed_layers, manifests)
         set_(self, "id", image_id)
         if not parsed_layers:
@@ -340,6 +375,12 @@ def _manifest_to_dict(m: Manifest) -> dict[str, Any]:
         out["identity"] = m.identity
     if m.descriptor is not None:
         out["descriptor"] = dict(m.descriptor)
+    if m.presence is not None:
+        out["presence"] = m.presence
+    if m.history is not None:
+        out["history"] = [entry.to_dict() for entry in m.history]
+    if m.diff_ids:
+        out["diff_ids"] = list(m.diff_ids)
     return out
 
 

@@ -104,6 +104,10 @@ class Profile:
     version_module: tuple[str, str] | None = None  # v29+: Engine Details "Module" and "ModuleVersion"
     # --- image history, system df, image prune ---
     history_platform_from: str | None = None  # v28+: GET /images/{name}/history reads `platform` from API 1.48
+    # containerd: the history of a platform whose config is there but not a snapshot of its layers. v28.1.1
+    # (daemon/containerd/image_history.go) returns the snapshotter's error, this message ({chain}: the first
+    # missing chain id) with 404; None: v28.5.2+ count that layer's size 0 (26.1 reads no `platform`)
+    history_missing_snapshot_error: str | None = None
     prune_counts_snapshots: bool = False  # containerd v29+: SpaceReclaimed adds the removed snapshots' sizes
     # GET /system/df: 20.10's types.DiskUsage with BuilderSize; 26.1-28.x's with `type` (1.42+) and null
     # sections; v29's legacyDiskUsage (omitted sections) plus the usage objects from API 1.52
@@ -240,7 +244,8 @@ PROFILES: dict[str, Profile] = {
         _DOCKER_26_1,
         _containerd(_DOCKER_26_1, prune_reports_every_blob=True),
         _DOCKER_28_1,
-        _containerd(_DOCKER_28_1, descriptor_from="1.48", prune_reports_every_blob=True),
+        _containerd(_DOCKER_28_1, descriptor_from="1.48", prune_reports_every_blob=True,
+                    history_missing_snapshot_error="NotFound: snapshot {chain} does not exist: not found"),
         _DOCKER_28_5,
         _containerd(_DOCKER_28_5, descriptor_from="1.48"),
         _DOCKER_29_7,

@@ -489,10 +489,17 @@ HISTORY_PLATFORMS = (
 )
 
 
+def _platforms_listed(image: Image) -> list[str]:
+    """The platforms (as `platform` values) of a multi-platform image's image manifests."""
+    platforms = [json.dumps(dict(m.platform), separators=(",", ":")) for m in image.manifests if m.kind == "image"]
+    return list(dict.fromkeys(platforms)) if len(platforms) > 1 else []
+
+
 def history_probes(images: Sequence[Image], profile: Profile) -> list[Probe]:
     """Every image by tag, full id and short id; unknown and invalid names; the `platform`
-    parameter where the release reads it (and one version below, where it is ignored); versions
-    at and beyond the profile's range."""
+    parameter where the release reads it (and one version below, where it is ignored), on a
+    multi-platform image too, with every platform its index lists; versions at and beyond the
+    profile's range."""
     probes = []
     for image in images:
         refs = [*image.tags, *image.digests]
@@ -504,7 +511,9 @@ def history_probes(images: Sequence[Image], profile: Profile) -> list[Probe]:
                        ("sha256:abc", "short digest"), ("a" * 64, "unknown id")):
         probes.append(Probe("GET", _history_target(name), note))
     v = Vocabulary.of(images)
-    named = [t.familiar for i in images if i.manifests for t in i.tags][:1] + v.tags[:1]
+    multi = [i for i in images if i.tags and _platforms_listed(i)]
+    named = [i.tags[0].familiar for i in multi[:1]] + [t.familiar for i in images if i.manifests
+                                                      for t in i.tags][:1] + v.tags[:1]
     newest, low = profile.api_max, version_tuple(profile.api_min)
     below_range = f"1.{low[1] - 1}"
     above_range = f"1.{version_tuple(newest)[1] + 1}"
@@ -517,6 +526,10 @@ def history_probes(images: Sequence[Image], profile: Profile) -> list[Probe]:
                 probes.append(Probe("GET", _history_target(name, newest, platform), note))
             probes.append(Probe("GET", _history_target(name, ignored, HISTORY_PLATFORMS[1][0]),
                                 "platform below the version that reads it"))
+        for image in multi:
+            for platform in _platforms_listed(image):
+                probes.append(Probe("GET", _history_target(image.tags[0].familiar, newest, platform),
+                                    "a platform the index lists"))
     return probes
 
 

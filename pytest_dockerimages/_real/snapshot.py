@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
+from urllib.parse import quote
 
-from .._core.listed import build_images, containers_by_image
+from .._core.listed import build_images, containers_by_image, platform_fields, platforms_to_read
 from .._core.profiles import PROFILES, Profile, at_least
 from .._files.seed import Seed
 
@@ -17,6 +18,10 @@ CONTAINERD_SNAPSHOTTER = "io.containerd.snapshotter.v1"
 
 class SnapshotError(RuntimeError):
     """The daemon could not be read; the message says which request failed."""
+
+
+class NotOk(SnapshotError):
+    """The daemon answered, with another status than 200 (unlike a daemon that cannot be reached)."""
 
 
 def image_store_of(info: Mapping[str, Any]) -> str:
@@ -115,8 +120,31 @@ def snapshot_with(fetch: Fetch, progress: Callable[[str], None] = lambda _: None
             containers = containers_by_image(fetch(f"/v{api}/system/df").get("Containers") or [])
         except SnapshotError:  # nor that: the listed counts are all there is
             containers = None
-    images = build_images(listing, inspects, store, containers, histories=histories)
+    manifest_fields = {}
+    if PROFILES[profile].is_containerd and at_least(api, PROFILES[profile].history_platform_from):
+        for summary in listing:
+            manifest_fields[summary["Id"]] = _read_platforms(fetch, api, summary)
+    images = build_images(listing, inspects, store, containers, histories=histories, manifest_fields=manifest_fields)
     return Snapshot(Seed(tuple(images), profile), version, info, api, warning)
+
+
+def _read_platforms(fetch: Fetch, api: str, summary: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each platform of a multi-platform image: its history and inspect with `platform` (an error
+    answer is data here: which platform the daemon finds, and how)."""
+    def answer(path: str) -> Any:
+        try:
+            return fetch(path)
+        except NotOk:
+            return None
+
+    by_id = {str(m.get("ID")): m for m in summary.get("Manifests") or ()}
+    out = {}
+    for manifest_id, platform in platforms_to_read(summary).items():
+        query = "platform=" + quote(json.dumps(platform, separators=(",", ":")), safe="")
+        out[manifest_id] = platform_fields(by_id[manifest_id],
+                                           answer(f"/v{api}/images/{summary['Id']}/history?{query}"),
+                                           answer(f"/v{api}/images/{summary['Id']}/json?{query}"))
+    return out
 
 
 def _listing_query(api: str, profile: Profile) -> str:
@@ -142,7 +170,7 @@ def take_snapshot(docker_host: str, progress: Callable[[str], None] = lambda _: 
         except OSError as exc:
             raise SnapshotError(f"cannot reach the daemon at {docker_host}: {exc}") from None
         if status != 200:
-            raise SnapshotError(f"GET {path} on {docker_host} answered {status}: {body[:200]!r}")
+            raise NotOk(f"GET {path} on {docker_host} answered {status}: {body[:200]!r}")
         return json.loads(body)
 
     return snapshot_with(fetch, progress)
