@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 import pytest
-from requires import unseeded_real_daemon
+from requires import EACH_RELEASE, unseeded_real_daemon
 
 from pytest_dockerimages import FakeDaemon
 from pytest_dockerimages._core import gohttp
@@ -328,9 +328,7 @@ def test_chunk_size_lines(line: bytes, strict: int | None, lenient: int | None) 
 # --------------------------------------------------------------------------- real daemons
 
 
-@pytest.fixture(scope="module", params=[pytest.param(v, marks=pytest.mark.realdaemon)
-                                        for v in ("docker-20.10", "docker-26.1", "docker-28.1", "docker-28.5",
-                                                  "docker-29.7")])
+@pytest.fixture(scope="module", params=EACH_RELEASE)
 def real(request: pytest.FixtureRequest) -> Iterator[RealDaemon]:
     yield from unseeded_real_daemon(request.param)
 

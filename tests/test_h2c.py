@@ -11,7 +11,7 @@ import socket
 from typing import Iterator
 
 import pytest
-from requires import require_module, unseeded_real_daemon
+from requires import EACH_RELEASE, require_module, unseeded_real_daemon
 
 from pytest_dockerimages import FakeDaemon
 from pytest_dockerimages._core.pathclean import clean_path, escape_path
@@ -132,9 +132,7 @@ def test_h2c_body_over_the_limit_gets_413() -> None:
 # --------------------------------------------------------------------------- real daemons
 
 
-@pytest.fixture(scope="module", params=[pytest.param(v, marks=pytest.mark.realdaemon)
-                                        for v in ("docker-20.10", "docker-26.1", "docker-28.1", "docker-28.5",
-                                                  "docker-29.7")])
+@pytest.fixture(scope="module", params=EACH_RELEASE)
 def real(request: pytest.FixtureRequest) -> Iterator[RealDaemon]:
     yield from unseeded_real_daemon(request.param)
 
