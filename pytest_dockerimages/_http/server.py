@@ -11,8 +11,10 @@ Design choices, and why:
 * One daemon thread per connection, tracked so :meth:`Server.stop` can wake and join every
   one of them: tests must not leak threads, sockets or folders between each other.
 * Reads go through a buffered ``socket.makefile('rb')`` with bounded ``readline`` calls, so an
-  oversized request line, header block or body is refused (414/431/413) after reading at most
+  oversized request line, header block or body is refused (431/413) after reading at most
   the limit, never an unbounded amount of data.
+* What dockerd's Go server refuses or answers itself, before Docker's router, is decided by
+  :mod:`~pytest_dockerimages._core.gohttp` and written as Go writes it (plain text, then close).
 * Each response is serialised into a few buffers (head, body) written with one ``sendmsg``
   (writev), so a large body is never copied: one syscall per request keeps latency far below
   dockerd's and avoids Nagle/delayed-ACK stalls.
