@@ -8,7 +8,9 @@ from __future__ import annotations
 import importlib
 import json
 from types import ModuleType
-from typing import Iterator
+from typing import Any, Iterator
+
+import pytest
 
 from pytest_dockerimages._http import unixhttp
 from pytest_dockerimages._real.fixture import skip_or_fail, started_real_daemon
@@ -20,6 +22,11 @@ def require_module(name: str, reason: str | None = None) -> ModuleType:
         return importlib.import_module(name)
     except ImportError:
         skip_or_fail(reason or f"needs {name} (pip install -e '.[test]')")
+
+
+#: One real daemon per release (graphdriver store), for what does not depend on the store: the HTTP layer.
+EACH_RELEASE: list[Any] = [pytest.param(v, marks=pytest.mark.realdaemon)
+                           for v in ("docker-20.10", "docker-26.1", "docker-28.1", "docker-28.5", "docker-29.7")]
 
 
 def unseeded_real_daemon(variant: str) -> Iterator[RealDaemon]:

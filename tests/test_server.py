@@ -107,7 +107,7 @@ def read_response(rfile: Any, head: bool = False) -> RawResponse:
     status_line = rfile.readline()
     assert status_line, "connection closed before a response"
     version, status, _ = status_line.decode("latin-1").split(" ", 2)
-    assert version == "HTTP/1.1"
+    assert version in ("HTTP/1.1", "HTTP/1.0")  # Go answers in the request's version
     headers: list[tuple[str, str]] = []
     while True:
         line = rfile.readline().decode("latin-1").rstrip("\r\n")
@@ -130,8 +130,8 @@ def read_response(rfile: Any, head: bool = False) -> RawResponse:
         response.body = body
     else:
         length = response.header("Content-Length")
-        assert length is not None, "neither chunked nor Content-Length"
-        response.body = rfile.read(int(length))
+        assert length is not None or version == "HTTP/1.0", "neither chunked nor Content-Length"
+        response.body = rfile.read(int(length)) if length is not None else rfile.read()  # HTTP/1.0: up to EOF
     return response
 
 
@@ -269,27 +269,30 @@ def test_pipelining_in_order(server: Server) -> None:
 
 
 @pytest.mark.parametrize(
-    "request_head, keeps_alive",
+    "request_head, connection, framed",
     [
-        ("GET /h10 HTTP/1.0\r\n\r\n", False),
-        ("GET /h10 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", True),
-        ("GET /h10/chunked HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", True),
-        ("GET /h11 HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n", False),
+        ("GET /h10 HTTP/1.0\r\n\r\n", None, True),
+        ("GET /h10 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", "keep-alive", True),
+        # a streamed body cannot be counted: Go sends it unframed to an HTTP/1.0 client and closes
+        ("GET /h10/chunked HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", None, False),
+        ("GET /h11 HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n", "close", True),
     ],
 )
-def test_http10_and_connection_close(server: Server, request_head: str, keeps_alive: bool) -> None:
+def test_http10_and_connection_close(server: Server, request_head: str, connection: str | None,
+                                     framed: bool) -> None:
+    """Go's framing: the request's version on the status line, no Connection header for an HTTP/1.0
+    close, keep-alive only for an HTTP/1.0 client that asked and a body that could be counted."""
     with connect(server) as sock, sock.makefile("rb") as rfile:
         sock.sendall(request_head.encode())
         response = read_response(rfile)
         assert response.status == 200
-        assert response.header("Transfer-Encoding") is None or "HTTP/1.1" in request_head
-        assert response.header("Content-Length") == str(len(response.body))
-        if keeps_alive:
-            assert response.header("Connection") == "keep-alive"
+        assert response.header("Transfer-Encoding") is None
+        assert response.header("Content-Length") == (str(len(response.body)) if framed else None)
+        assert response.header("Connection") == connection
+        if connection == "keep-alive":
             sock.sendall(request_head.encode())
             assert read_response(rfile).status == 200
         else:
-            assert response.header("Connection") == "close"
             assert rfile.read() == b""
 
 
@@ -394,35 +397,41 @@ def test_reason_phrases_and_header_order() -> None:
 
 HUGE = 8 * 1024 * 1024
 
+H = b"Host: d\r\n"
+TOO_LARGE = b"431 Request Header Fields Too Large"
+BODY_TOO_LARGE = b"413 Request Entity Too Large: request body larger than 1048576 bytes"
+BAD = b"400 Bad Request"
+
+# The server's own limits answer as Go does past its head limit (431), a body past it 413 in the same
+# plain-text form; tests/test_gohttp.py has every malformed request Go refuses, and dockerd's bytes.
 LIMIT_CASES = [
-    ("long-request-line", b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n", 414),
-    ("huge-request-line", b"GET /" + b"a" * HUGE + b" HTTP/1.1\r\n\r\n", 414),
-    ("big-header", b"GET / HTTP/1.1\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n", 431),
-    ("huge-header", b"GET / HTTP/1.1\r\nX-Big: " + b"a" * HUGE + b"\r\n\r\n", 431),
-    ("many-small-headers", b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 2000 + b"\r\n", 431),
-    ("101-headers", b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(101)) + b"\r\n", 431),
-    ("body-length", b"POST / HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n", 413),
-    ("huge-body", b"POST / HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % HUGE + b"x" * HUGE, 413),
-    ("chunked-body", b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + (b"4000\r\n" + b"x" * 0x4000 + b"\r\n") * 80, 413),
-    ("one-huge-chunk", b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n800000\r\n" + b"x" * 0x800000, 413),
-    ("garbage", b"HELLO\r\n\r\n", 400),
-    ("no-version", b"GET /\r\n\r\n", 400),
-    ("space-before-colon", b"GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400),
-    ("no-colon", b"GET / HTTP/1.1\r\nHost\r\n\r\n", 400),
-    ("obs-fold", b"GET / HTTP/1.1\r\nX: a\r\n  b\r\n\r\n", 400),
-    ("bad-length", b"POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\n", 400),
-    ("negative-length", b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
-    ("two-lengths", b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx", 400),
-    ("te-and-length", b"POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
-    ("bad-chunk-size", b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
-    ("0x-chunk-size", b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0x3\r\nabc\r\n0\r\n\r\n", 400),
-    ("unicode-digit-length", b"POST / HTTP/1.1\r\nContent-Length: \xb2\r\n\r\nxx", 400),
-    ("unknown-te", b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+    ("long-request-line", b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n" + H + b"\r\n", TOO_LARGE),
+    ("huge-request-line", b"GET /" + b"a" * HUGE + b" HTTP/1.1\r\n" + H + b"\r\n", TOO_LARGE),
+    ("big-header", b"GET / HTTP/1.1\r\n" + H + b"X-Big: " + b"a" * 70_000 + b"\r\n\r\n", TOO_LARGE),
+    ("huge-header", b"GET / HTTP/1.1\r\n" + H + b"X-Big: " + b"a" * HUGE + b"\r\n\r\n", TOO_LARGE),
+    ("many-small-headers", b"GET / HTTP/1.1\r\n" + H + b"X: y\r\n" * 2000 + b"\r\n", TOO_LARGE),
+    ("101-headers", b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(101)) + H + b"\r\n",
+     TOO_LARGE),
+    ("body-length", b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 2000000\r\n\r\n", BODY_TOO_LARGE),
+    ("huge-body", b"POST / HTTP/1.1\r\n" + H + b"Content-Length: %d\r\n\r\n" % HUGE + b"x" * HUGE, BODY_TOO_LARGE),
+    ("chunked-body", b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
+     + (b"4000\r\n" + b"x" * 0x4000 + b"\r\n") * 80, BODY_TOO_LARGE),
+    ("one-huge-chunk", b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n800000\r\n"
+     + b"x" * 0x800000, BODY_TOO_LARGE),
+    ("garbage", b"HELLO\r\n\r\n", BAD),
+    ("no-version", b"GET /\r\n\r\n", BAD),
+    ("no-colon", b"GET / HTTP/1.1\r\n" + H + b"Host\r\n\r\n", BAD),
+    ("bad-length", b"POST / HTTP/1.1\r\n" + H + b"Content-Length: abc\r\n\r\n", BAD),
+    ("two-lengths", b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 1\r\nContent-Length: 2\r\n\r\nxx", BAD),
+    ("unicode-digit-length", b"POST / HTTP/1.1\r\n" + H + b"Content-Length: \xb2\r\n\r\nxx", BAD),
+    ("no-host", b"GET / HTTP/1.1\r\n\r\n", b"400 Bad Request: missing required Host header"),
+    ("space-before-colon", b"GET / HTTP/1.1\r\n" + H + b"X : y\r\n\r\n", b"400 Bad Request: invalid header name"),
+    ("unknown-te", b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: gzip\r\n\r\n", b"Unsupported transfer encoding"),
 ]
 
 
-@pytest.mark.parametrize("data, status", [c[1:] for c in LIMIT_CASES], ids=[c[0] for c in LIMIT_CASES])
-def test_limits_and_malformed(server: Server, data: bytes, status: int) -> None:
+@pytest.mark.parametrize("data, body", [c[1:] for c in LIMIT_CASES], ids=[c[0] for c in LIMIT_CASES])
+def test_limits_and_malformed(server: Server, data: bytes, body: bytes) -> None:
     sender_error: list[BaseException] = []
     with connect(server) as sock, sock.makefile("rb") as rfile:
 
@@ -438,17 +447,15 @@ def test_limits_and_malformed(server: Server, data: bytes, status: int) -> None:
         tracemalloc.start()
         try:
             sender.start()
-            response = read_response(rfile)
+            answer = rfile.read()
             sender.join(TIMEOUT)
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
         assert not sender.is_alive()
-        assert response.status == status
-        assert response.header("Connection") == "close"
-        assert response.header("Content-Type") == "application/json"
-        assert set(response.json()) == {"message"}
-        assert rfile.read() == b""
+        status = body if body.startswith(b"4") else b"501 Not Implemented"
+        assert answer == (b"HTTP/1.1 " + status + b"\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                          b"Connection: close\r\n\r\n" + body)
     # Nothing near the 8 MiB payloads was buffered by the server (limit is 1 MiB of body).
     assert peak < 3 * 1024 * 1024, f"peak traced memory {peak} bytes"
 
@@ -462,7 +469,7 @@ def test_expect_100_continue(server: Server) -> None:
         assert read_response(rfile).json()["body"] == "data"
         # Too large: refused before the client sends the body.
         sock.sendall(b"POST /c HTTP/1.1\r\nHost: d\r\nExpect: 100-continue\r\nContent-Length: 9999999\r\n\r\n")
-        assert read_response(rfile).status == 413
+        assert rfile.readline().startswith(b"HTTP/1.1 413 Request Entity Too Large")
 
 
 def test_request_passes_raw_target_and_headers(server: Server) -> None:

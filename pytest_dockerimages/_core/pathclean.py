@@ -56,7 +56,4 @@ def redirect_to_clean(request: Request) -> Response | None:
     if cleaned == path:
         return None
     location = escape_path(cleaned) + ("?" + request.raw_query if request.raw_query else "")
-    headers = [("Location", location)]
-    if request.method != "HEAD":
-        headers.append(("Content-Length", "0"))
-    return Response(301, headers, b"")
+    return Response(301, [("Location", location)], b"")  # the server frames it as Go does (no length on HEAD)

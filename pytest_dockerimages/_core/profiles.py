@@ -98,6 +98,16 @@ class Profile:
     # report, the moby rows' the tag's commit time (what a reproducible build of the tag sets)
     build_time: str = ""
     h2c_prior_knowledge: bool = False  # v29+: an HTTP/2 preface gets HTTP/2 (h2c); before: the router's 301
+    # --- Go's HTTP/1 server (_core/gohttp.py): what it refuses itself, before dockerd's router ---
+    # Go >= 1.20: net/textproto refuses a bad header name or value with a plain "400 Bad Request"; Go 1.19
+    # reads it, skips an empty name, then answers "400 Bad Request: invalid header name" (or value)
+    strict_header_syntax: bool = True
+    # Go >= 1.21.5 and 1.23.8: a chunk-size line ends in CRLF only, and chunk extensions are bounded; on
+    # a body Go 1.19 reads, later Go gives up and closes the connection after answering
+    strict_chunk_lines: bool = True
+    # an empty Content-Length means no body (GODEBUG httplaxcontentlength=1: Go < 1.22, or a GO111MODULE=off
+    # build as moby's Dockerfile makes up to v28); v29 builds as a module of go 1.26.3 and answers 400
+    empty_content_length_ok: bool = True
     # /version: the top-level key order (types.Version up to v28, api/types/system.VersionResponse from v29)
     version_key_order: tuple[str, ...] = ("Platform", "Components", "Version", "ApiVersion", "MinAPIVersion",
                                           "GitCommit", "GoVersion", "Os", "Arch", "KernelVersion", "BuildTime")
@@ -148,6 +158,7 @@ _DOCKER_20_10 = Profile(
     labels_when_none="null", plain_text_errors_through="1.23", ping_builder_swarm=False,
     router_release="v20.10.24",
     go_version="go1.19.8", git_commit="5d6db84", build_time="2026-05-07T21:09:36.000000000+00:00",
+    strict_header_syntax=False, strict_chunk_lines=False,  # Go 1.19
     df_layout="builder_size", shared_size_over_listed=True,
     components=(("containerd", "1.6.20~ds1", "1.6.20~ds1-1+deb12u3"), ("runc", "1.1.5+ds1", "1.1.5+ds1-1+deb12u1"),
                 ("docker-init", "0.19.0", "")),
@@ -225,6 +236,7 @@ _DOCKER_29_7 = _evolve(
     router_release="docker-v29.7.2",
     go_version="go1.26.5", git_commit="6a43e3d", build_time="2026-08-05T18:24:27.000000000+00:00",
     h2c_prior_knowledge=True,
+    empty_content_length_ok=False,  # go.mod says go 1.26.3: GODEBUG httplaxcontentlength=0
     version_key_order=("Platform", "Version", "ApiVersion", "MinAPIVersion", "Os", "Arch", "Components",
                        "GitCommit", "GoVersion", "KernelVersion", "BuildTime"),
     version_module=("github.com/moby/moby/v2", "v2.0.0+unknown"),  # daemon/info.go at the tag

@@ -11,8 +11,10 @@ Design choices, and why:
 * One daemon thread per connection, tracked so :meth:`Server.stop` can wake and join every
   one of them: tests must not leak threads, sockets or folders between each other.
 * Reads go through a buffered ``socket.makefile('rb')`` with bounded ``readline`` calls, so an
-  oversized request line, header block or body is refused (414/431/413) after reading at most
+  oversized request line, header block or body is refused (431/413) after reading at most
   the limit, never an unbounded amount of data.
+* What dockerd's Go server refuses or answers itself, before Docker's router, is decided by
+  :mod:`~pytest_dockerimages._core.gohttp` and written as Go writes it (plain text, then close).
 * Each response is serialised into a few buffers (head, body) written with one ``sendmsg``
   (writev), so a large body is never copied: one syscall per request keeps latency far below
   dockerd's and avoids Nagle/delayed-ACK stalls.
@@ -25,7 +27,6 @@ import errno
 import http
 import ipaddress
 import os
-import re
 import selectors
 import shutil
 import socket
@@ -37,9 +38,28 @@ import time
 import urllib.parse
 from email.utils import formatdate
 from types import TracebackType
-from typing import BinaryIO, Literal, cast
+from typing import BinaryIO, Callable, Literal, cast
 
-from .._core.wire import Backend, Request, Response, find_header, speaks_h2c
+from .._core.gohttp import (
+    CHUNK_LINE_MAX,
+    POST_HANDLER_READ_BYTES,
+    BadChunk,
+    Framing,
+    GoRejection,
+    GoRules,
+    bad_request,
+    check_head,
+    chunk_overhead,
+    chunk_size,
+    head_too_large,
+    header_field,
+    keep_alive,
+    parse_request_line,
+    server_answer,
+    trailers_ok,
+    wants_continue,
+)
+from .._core.wire import Backend, Request, Response, speaks_h2c
 from .h2c import starts_with_preface
 
 __all__ = ["Server", "ServerError", "SocketInUseError", "RemoteHostRefused"]
@@ -60,13 +80,6 @@ LINGER_MAX_BYTES = 16 * 1024 * 1024
 #: sun_path is 108 bytes on Linux (104 on the BSDs and macOS), including the trailing NUL.
 _SUN_PATH_MAX = 108 if sys.platform.startswith("linux") else 104
 
-_TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-_REQUEST_LINE_RE = re.compile(rb"(" + _TOKEN + rb") ([^\x00-\x20\x7f]+) HTTP/(\d)\.(\d)")
-_HEADER_RE = re.compile(rb"(" + _TOKEN + rb"):[ \t]*((?:[^\x00-\x08\x0a-\x1f\x7f]*[^\x00-\x20\x7f])?)[ \t]*")
-_DIGITS_RE = re.compile(r"[0-9]{1,18}")
-_CHUNK_SIZE_RE = re.compile(rb"[0-9A-Fa-f]{1,16}")
-#: The first line of the HTTP/2 preface; a daemon that does not speak h2c routes it as a request.
-_H2_PREFACE_LINE = b"PRI * HTTP/2.0"
 _NO_BODY_STATUSES = frozenset({204, 304})
 _REASONS: dict[int, str] = {s.value: s.phrase for s in http.HTTPStatus}
 
@@ -86,27 +99,6 @@ class RemoteHostRefused(ValueError):
 
 class SocketInUseError(ServerError):
     """Another process (a real dockerd, another fake) already listens on the requested socket."""
-
-
-class _Reject(Exception):
-    """Raised while parsing: answer ``status`` with a JSON message, then close the connection."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-class _GoStatusError(_Reject):
-    """A rejection Go's net/http writes itself, before any handler: a plain-text status line and body.
-
-    Its exact bytes (``conn.serve`` in Go's server.go) are what every dockerd sends.
-    """
-
-    def raw(self) -> bytes:
-        public = f"{self.status} {_REASONS.get(self.status, '')}: {self.message}"
-        return (f"HTTP/1.1 {public}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
-                f"{public}").encode("latin-1")
 
 
 class _Eof(Exception):
@@ -166,8 +158,17 @@ def _tokens(value: str | None) -> set[str]:
     return {part.strip().lower() for part in value.split(",") if part.strip()}
 
 
+def too_large(max_body: int) -> GoRejection:
+    """The fake's own refusal of a body past its limit (dockerd has none), in Go's plain-text form."""
+    return GoRejection(413, f"request body larger than {max_body} bytes")
+
+
 class _RequestReader:
-    """Reads requests off one connection, enforcing every size limit while reading."""
+    """Reads requests off one connection as Go's server does, enforcing every size limit while reading.
+
+    What Go would refuse raises its :class:`GoRejection`; the fake's own lower limits (request line,
+    head, header count) answer as Go does past its head limit (431), a body past ``max_body`` 413.
+    """
 
     def __init__(
         self,
@@ -178,6 +179,7 @@ class _RequestReader:
         max_headers: int,
         max_body: int,
         send_continue: "_ContinueSender",
+        rules: Callable[[], GoRules],
     ) -> None:
         self._rfile = rfile
         self._max_line = max_request_line
@@ -185,145 +187,130 @@ class _RequestReader:
         self._max_headers = max_headers
         self._max_body = max_body
         self._send_continue = send_continue
+        self._rules = rules
 
     def read(self) -> _ParsedRequest | None:
         """Next request, ``None`` on a clean EOF between requests."""
         line = self._request_line()
         if line is None:
             return None
-        match = _REQUEST_LINE_RE.fullmatch(line)
-        if match is None:
-            raise _Reject(400, "malformed HTTP request line")
-        method_b, target_b, major, minor = match.groups()
-        if major != b"1" and line != _H2_PREFACE_LINE:
-            raise _GoStatusError(505, "unsupported protocol version")
-        http10 = minor == b"0"
-        headers = self._headers()
-        request_headers = tuple(headers)
-        connection = _tokens(find_header(headers, "connection"))
-        keep_alive = "keep-alive" in connection if http10 else "close" not in connection
-        if major != b"1":  # Go's HTTP/1 server hands "PRI * HTTP/2.0" to the router, then closes
-            keep_alive = False
-        body = self._body(headers, http10)
-        request = Request(
-            method=method_b.decode("ascii"),
-            target=target_b.decode("latin-1"),
-            headers=request_headers,
-            body=body,
-        )
-        return _ParsedRequest(request, http10, keep_alive)
+        rules = self._rules()  # read per request: the backend (and its profile) may be swapped
+        method, target, major, minor = parse_request_line(line)
+        headers = self._headers(rules, self._max_header_bytes - len(line))
+        framing = check_head(rules, method, target, major, minor, headers)
+        http10 = (major, minor) == (1, 0)
+        body, broken = self._body(framing, headers, http10, rules)
+        # Go discards what a handler left unread, up to 256 KiB; past that it closes the connection
+        unread = framing.length if not framing.chunked else len(body) - 1
+        keep = (major == 1 and keep_alive(http10, headers) and not broken
+                and unread < POST_HANDLER_READ_BYTES)
+        request = Request(method=method, target=target, headers=tuple(headers), body=body)
+        return _ParsedRequest(request, http10, keep)
 
     def _request_line(self) -> bytes | None:
-        # RFC 9112 §2.2: ignore a few empty lines before the request line (old clients send them).
-        for _ in range(4):
-            raw = self._rfile.readline(self._max_line + 3)
-            if not raw:
-                return None
-            line = raw.rstrip(b"\r\n")
-            if len(line) > self._max_line or (not raw.endswith(b"\n") and len(raw) > self._max_line):
-                raise _Reject(414, f"request line longer than {self._max_line} bytes")
-            if not raw.endswith(b"\n"):
-                raise _Eof()
-            if line:
-                return line
-        raise _Reject(400, "too many empty lines before the request line")
+        raw = self._rfile.readline(self._max_line + 3)
+        if not raw:
+            return None
+        if not raw.endswith(b"\n"):
+            if len(raw) > self._max_line:
+                raise head_too_large()
+            raise _Eof()
+        line = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
+        if len(line) > self._max_line:
+            raise head_too_large()
+        return line
 
-    def _headers(self) -> list[tuple[str, str]]:
+    def _headers(self, rules: GoRules, budget: int) -> list[tuple[str, str]]:
+        """Header lines until the empty one; a line starting with a space or tab continues the last."""
         headers: list[tuple[str, str]] = []
-        budget = self._max_header_bytes
+        pending: bytes | None = None
         while True:
-            raw = self._rfile.readline(budget + 3)
-            if not raw.endswith(b"\n"):
-                if len(raw) > budget:
-                    raise _Reject(431, f"request headers larger than {self._max_header_bytes} bytes")
-                raise _Eof()
+            raw = self._rfile.readline(max(budget, 0) + 1)
             budget -= len(raw)
             if budget < 0:
-                raise _Reject(431, f"request headers larger than {self._max_header_bytes} bytes")
-            line = raw.rstrip(b"\r\n")
+                raise head_too_large()
+            if not raw.endswith(b"\n"):
+                raise _Eof()
+            line = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
+            if line[:1] in (b" ", b"\t"):
+                if pending is None:
+                    raise bad_request()  # Go: malformed MIME header initial line
+                pending = pending.rstrip(b" \t") + b" " + line.strip(b" \t")
+                continue
+            if pending is not None:
+                field = header_field(pending, rules)
+                if field is not None:
+                    headers.append(field)
+                    if len(headers) > self._max_headers:
+                        raise head_too_large()
             if not line:
                 return headers
-            if len(headers) >= self._max_headers:
-                raise _Reject(431, f"more than {self._max_headers} request headers")
-            match = _HEADER_RE.fullmatch(line)
-            if match is None:
-                raise _Reject(400, "malformed request header")
-            headers.append((match.group(1).decode("ascii"), match.group(2).decode("latin-1")))
+            if b":" not in line:
+                raise bad_request()  # Go refuses a line without a colon before reading on
+            pending = line
 
-    def _body(self, headers: list[tuple[str, str]], http10: bool) -> bytes:
-        transfer_encoding = find_header(headers, "transfer-encoding")
-        lengths = {v.strip() for k, v in headers if k.lower() == "content-length"}
-        if transfer_encoding is not None:
-            if lengths:
-                # Both framings at once is the request-smuggling pattern: refuse it.
-                raise _Reject(400, "both Transfer-Encoding and Content-Length given")
-            codings = [c.strip().lower() for c in transfer_encoding.split(",")]
-            if codings[-1] != "chunked" or http10:
-                raise _Reject(501, f"unsupported Transfer-Encoding: {transfer_encoding}")
+    def _body(self, framing: Framing, headers: list[tuple[str, str]], http10: bool,
+              rules: GoRules) -> tuple[bytes, bool]:
+        """The body, and whether its chunked encoding broke (Go then answers and closes)."""
+        if framing.chunked:
             self._maybe_continue(headers, http10)
-            return self._chunked_body()
-        if not lengths:
-            return b""
-        if len(lengths) > 1:
-            raise _Reject(400, "conflicting Content-Length headers")
-        value = lengths.pop()
-        if _DIGITS_RE.fullmatch(value) is None:  # str.isdigit() would accept "²"
-            raise _Reject(400, "invalid Content-Length")
-        length = int(value)
+            return self._chunked_body(rules)
+        length = framing.length
         if length > self._max_body:
-            raise _Reject(413, f"request body larger than {self._max_body} bytes")
+            raise too_large(self._max_body)
         if length == 0:
-            return b""
+            return b"", False
         self._maybe_continue(headers, http10)
         body = self._rfile.read(length)
         if len(body) != length:
             raise _Eof()
-        return body
+        return body, False
 
     def _maybe_continue(self, headers: list[tuple[str, str]], http10: bool) -> None:
         """curl waits (1 s) for ``100 Continue`` before sending a big body; do not make it wait."""
-        if not http10 and "100-continue" in _tokens(find_header(headers, "expect")):
+        if not http10 and wants_continue(headers):
             self._send_continue()
 
-    def _chunked_body(self) -> bytes:
+    def _chunked_body(self, rules: GoRules) -> tuple[bytes, bool]:
         body = bytearray()
+        excess = 0
         while True:
-            raw = self._rfile.readline(4096)
-            if not raw.endswith(b"\n"):
-                if len(raw) >= 4096:
-                    raise _Reject(400, "chunk size line too long")
+            raw = self._rfile.readline(CHUNK_LINE_MAX + 1)
+            if not raw.endswith(b"\n") and len(raw) <= CHUNK_LINE_MAX:
                 raise _Eof()
-            size_text = raw.split(b";", 1)[0].strip()
-            if _CHUNK_SIZE_RE.fullmatch(size_text) is None:  # int(x, 16) would accept "0x1f", "+5", "1_0"
-                raise _Reject(400, "malformed chunk size")
-            size = int(size_text, 16)
+            try:
+                size = chunk_size(raw, rules)
+            except BadChunk:
+                return bytes(body), True
+            excess = max(excess + chunk_overhead(raw, size), 0)
+            if rules.strict_chunk_lines and excess > 16 * 1024:
+                return bytes(body), True  # Go: chunked encoding contains too much non-data
             if size == 0:
-                self._trailers()
-                return bytes(body)
+                return bytes(body), not trailers_ok(self._trailers(), rules)
             if len(body) + size > self._max_body:
-                raise _Reject(413, f"request body larger than {self._max_body} bytes")
+                raise too_large(self._max_body)
             chunk = self._rfile.read(size)
             if len(chunk) != size:
                 raise _Eof()
             body += chunk
-            crlf = self._rfile.readline(3)
-            if crlf not in (b"\r\n", b"\n"):
-                if not crlf:
-                    raise _Eof()
-                raise _Reject(400, "chunk not terminated by CRLF")
-
-    def _trailers(self) -> None:
-        """Trailers are read (bounded by the header budget) and discarded: no Docker API uses them."""
-        budget = self._max_header_bytes
-        while True:
-            raw = self._rfile.readline(budget + 3)
-            if not raw.endswith(b"\n"):
-                if len(raw) > budget:
-                    raise _Reject(431, "request trailers too large")
+            crlf = self._rfile.read(2)
+            if len(crlf) != 2:
                 raise _Eof()
-            budget -= len(raw)
+            if crlf != b"\r\n":
+                return bytes(body), True
+
+    def _trailers(self) -> bytes:
+        """The trailer block up to its empty line, read no further than Go would look (4 KiB)."""
+        block = b""
+        while True:
+            raw = self._rfile.readline(CHUNK_LINE_MAX + 1 - len(block))
+            block += raw
+            if not raw.endswith(b"\n"):
+                if len(block) > CHUNK_LINE_MAX:
+                    return block
+                raise _Eof()
             if raw in (b"\r\n", b"\n"):
-                return
+                return block
 
 
 class _ContinueSender:
@@ -347,59 +334,53 @@ def serialize_response(response: Response, *, method: str, http10: bool, close: 
 def response_buffers(response: Response, *, method: str, http10: bool, close: bool) -> list[bytes]:
     """`serialize_response` as a list of buffers: head, then the body (framed) as it is, uncopied.
 
-    ``Content-Length``/``Transfer-Encoding`` from the backend are replaced by the framing that
-    matches the body actually sent (a replayed header must never make a client hang).
-    HTTP/1.0 clients cannot decode chunked bodies, so they get ``Content-Length`` instead.
+    Framing is Go's (``chunkWriter.writeHeader`` in server.go): the backend's headers in its order,
+    then Date, Content-Length, Connection and Transfer-Encoding. A backend's Content-Length stays
+    where it is (as a handler's own does) if it is a HEAD's or matches the body; otherwise the one
+    matching the body actually sent replaces it (a replayed header must never make a client hang).
+    A HEAD answered without a body gets no Content-Length, as Go sends none. An HTTP/1.0 client
+    gets a streamed (chunked) body unframed, and the caller closes after it.
     """
     status = int(response.status)
     if not 100 <= status <= 999:
         raise ValueError(f"invalid HTTP status {status!r}")
     reason = _REASONS.get(status, "Unknown")
-    lines = [f"HTTP/1.1 {status} {reason}"]
+    lines = [f"HTTP/1.{0 if http10 else 1} {status} {reason}"]
     body = response.body
     is_head = method == "HEAD"
-    no_body = is_head or status in _NO_BODY_STATUSES or status < 200
-    chunked = response.chunked and not http10
-    has_date = False
-    has_connection = False
-    backend_length: str | None = None
+    bodiless_status = status in _NO_BODY_STATUSES or status < 200
+    no_body = is_head or bodiless_status
+    streamed = response.chunked  # Go wrote it before the handler ended: it could not count it
+    has_date = has_connection = has_length = False
     for name, value in response.headers:
         if "\r" in name or "\n" in name or "\r" in value or "\n" in value or ":" in name:
             raise ValueError(f"invalid response header {name!r}: {value!r}")
         lname = name.lower()
         if lname == "content-length":
-            backend_length = value
+            if not (no_body or (not streamed and value == str(len(body)))):
+                continue
+            has_length = True
+        elif lname == "transfer-encoding":
             continue
-        if lname == "transfer-encoding":
-            continue
-        if lname == "date":
+        elif lname == "date":
             has_date = True
         elif lname == "connection":
             has_connection = True
         lines.append(f"{name}: {value}")
     if not has_date:
         lines.append(f"Date: {_DATE.now()}")
-    if close and not has_connection:
+    if not has_length and not bodiless_status and not streamed and (body or not is_head):
+        lines.append(f"Content-Length: {len(body)}")
+    if has_connection:
+        pass
+    elif close and not http10:
         lines.append("Connection: close")
-    elif http10 and not close and not has_connection:
+    elif http10 and not close:
         lines.append("Connection: keep-alive")
-    payload: list[bytes] = []
-    if status in _NO_BODY_STATUSES or status < 200:
-        if backend_length is not None and status == 304:
-            lines.append(f"Content-Length: {backend_length}")
-    elif is_head:
-        if backend_length is not None:
-            lines.append(f"Content-Length: {backend_length}")
-        elif chunked:
-            lines.append("Transfer-Encoding: chunked")
-        else:
-            lines.append(f"Content-Length: {len(body)}")
-    elif chunked:
+    payload: list[bytes] = [body]
+    if streamed and not no_body and not http10:
         lines.append("Transfer-Encoding: chunked")
         payload = [b"%x\r\n" % len(body), body, b"\r\n0\r\n\r\n"] if body else [b"0\r\n\r\n"]
-    else:
-        lines.append(f"Content-Length: {len(body)}")
-        payload = [body]
     head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
     return [head] if no_body else [head, *payload]
 
@@ -786,7 +767,7 @@ class Server:
         try:
             serve_h2c(conn, self._respond, max_header_bytes=self._limits["max_header_bytes"],
                       max_body=self._limits["max_body"], stopping=self._stopping, date=_DATE.now,
-                      too_large=_error_response(413, f"request body larger than {self._limits['max_body']} bytes"))
+                      too_large=too_large(self._limits["max_body"]).as_response())
         except OSError:
             pass  # client vanished, timed out, or stop() shut the socket
         except Exception as exc:  # a server bug must not kill the server, but must be seen
@@ -804,28 +785,23 @@ class Server:
 
         Returns True when the close must "linger" (unread client data may be pending).
         """
-        reader = _RequestReader(rfile, send_continue=_ContinueSender(conn), **self._limits)
+        reader = _RequestReader(rfile, send_continue=_ContinueSender(conn), rules=self._go_rules, **self._limits)
         while not self._stopping.is_set():
             try:
                 parsed = reader.read()
-            except _GoStatusError as reject:
+            except GoRejection as reject:  # Go answers these itself, in plain text, and closes
                 conn.sendall(reject.raw())
-                return True
-            except _Reject as reject:
-                data = serialize_response(
-                    _error_response(reject.status, reject.message), method="GET", http10=False, close=True
-                )
-                conn.sendall(data)
                 return True
             if parsed is None:
                 return False
             request = parsed.request
-            response = self._respond(request)
+            response = server_answer(request) or self._respond(request)
             if response.drop_connection:
                 return False
             close = (
                 not parsed.keep_alive
                 or "close" in _tokens(response.header("Connection"))
+                or (parsed.http10 and response.chunked)  # an unframed body ends with the connection
                 or self._stopping.is_set()
             )
             try:
@@ -839,6 +815,9 @@ class Server:
             if close:
                 return True
         return False
+
+    def _go_rules(self) -> GoRules:
+        return GoRules.of(getattr(self.backend, "profile", None))
 
     def _respond(self, request: Request) -> Response:
         backend = self.backend  # read once: tests may swap it while requests are in flight
