@@ -18,7 +18,7 @@ from typing import Any
 
 from .._core.daemon import split_version
 from .._core.errors import DaemonError
-from .._core.history import decode_platform
+from .._core.platforms import decode_platform
 from .._core.profiles import PROFILES, Profile, at_least, below, earliest_from, version_tuple
 from .._core.query import Form, bool_value, canonical_filters, filters_from_json, parse_form
 from .._core.system_df import USAGE_OBJECTS_FROM, requested_types
