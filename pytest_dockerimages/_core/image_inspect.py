@@ -192,10 +192,7 @@ def _resolved_record_name(image: Image, name: str, profile: Profile) -> str | No
 
 def _containerd_size(image: Image, chosen: Manifest | None) -> int:
     """Inspect's Size on the containerd store: the target's content (an index, then one manifest
-    with its config and layers); without manifests known, what the listed Size holds beyond the
-    layers' snapshots."""
-    if not image.manifests:
-        return max(image.size - sum(layer.size for layer in image.layers), 0)
+    with its config and layers)."""
     manifest = chosen or host_manifest(image)
     index = descriptor(image)
     outer = int(index.get("size", 0)) if index.get("mediaType") == INDEX_MEDIA_TYPE else 0
@@ -252,11 +249,14 @@ def image_data(image: Image, profile: Profile, name: str, manifests: bool = Fals
 
 
 def _platform_data(base: InspectData, image: Image, manifest: Manifest) -> InspectData:
-    """One platform of a containerd-store image: its manifest's id, descriptor and content, and
-    what its config says (`Manifest.extra`; none known: the image's own; no manifest blob: nothing)."""
-    desc = dict(manifest.descriptor) if manifest.descriptor is not None else {
-        "mediaType": manifest.media_type, "digest": manifest.id, "size": manifest.size,
-        "platform": dict(manifest.platform)}
+    """One platform of a containerd-store image: its manifest's id, descriptor (the index's entry for
+    it) and content, and what its config says (`Manifest.extra`; none known: the image's own; no
+    manifest blob: nothing)."""
+    desc: Mapping[str, Any] | None = base.descriptor  # a single-manifest image: its own target
+    if manifest.id != image.id:
+        desc = dict(manifest.descriptor) if manifest.descriptor is not None else {
+            "mediaType": manifest.media_type, "digest": manifest.id, "size": manifest.size,
+            "platform": dict(manifest.platform)}
     data = replace(base, id=manifest.id, descriptor=desc, size=_containerd_size(image, manifest),
                    layers=list(manifest.diff_ids) or list(base.layers))
     if manifest.found_as == "absent":
