@@ -104,7 +104,7 @@ def test_broken_rules_are_caught(real_daemon: RealDaemon, monkeypatch: pytest.Mo
     from the daemon's own row so that on every variant the broken fake answers otherwise; and two
     rules of the routes the check added: history's Tags and the containers system df lists; and,
     where the containerd store reads `platform`, what a platform without its snapshots answers; and
-    from which API version inspect reads `platform` (1.49 on 28+, never before)."""
+    from which API version inspect reads `platform` (1.49 on 28+, never before; broken: 1.50, or always)."""
     from pytest_dockerimages._core import history, system_df
 
     snap = take_snapshot(real_daemon.docker_host)
@@ -115,7 +115,7 @@ def test_broken_rules_are_caught(real_daemon: RealDaemon, monkeypatch: pytest.Mo
         containers_from=None if right.containers_from else right.api_min,
         history_missing_snapshot_error=None if right.history_missing_snapshot_error
         else PROFILES["docker-28.1-containerd"].history_missing_snapshot_error,
-        inspect_platform_from=None if right.inspect_platform_from else right.api_min)
+        inspect_platform_from="1.50" if right.inspect_platform_from else right.api_min)
     monkeypatch.setattr(history, "history_tags", lambda image, profile: None)
     monkeypatch.setattr(system_df, "df_containers", lambda store: [])
     report = run_check(real_daemon.docker_host, profile=wrong)
