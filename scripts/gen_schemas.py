@@ -69,6 +69,9 @@ NULL_OVERRIDES: Tuple[NullOverride, ...] = (
     NullOverride("ImageSummary", ("RepoDigests",), (1, 43),
                  "Below API 1.43 the daemon sends null for an empty list (Docker 20.10: a tagged, "
                  "never-pushed image has \"RepoDigests\": null)."),
+    NullOverride("ImageInspect", ("ContainerConfig",), (1, 45),
+                 "Docker 29 on the containerd store sends \"ContainerConfig\": null below API 1.45 (it has no "
+                 "container config)."),
     NullOverride("GraphDriverData", ("Data",), None,
                  "The vfs graphdriver has no metadata and sends \"Data\": null."),
     NullOverride("DriverData", ("Data",), None,
@@ -92,6 +95,25 @@ OPTIONAL_OVERRIDES: Tuple[OptionalOverride, ...] = (
     OptionalOverride("ImageSummary", "VirtualSize", (1, 43),
                      "Docker 25.0 ... 28.5 omit it when Size is 0 (omitempty) and 29.0 ... 29.2 never send it, "
                      "even for API versions whose swagger requires it."),
+)
+
+
+@dataclass(frozen=True)
+class ExtraOverride:
+    """A field that swagger no longer lists from some version on but that real daemons still send;
+    the strict schema would reject every such answer. Added as a string property with the reason."""
+
+    definition: str
+    name: str
+    since: Version
+    reason: str
+
+
+EXTRA_OVERRIDES: Tuple[ExtraOverride, ...] = (
+    ExtraOverride("ImageInspect", "Parent", (1, 52),
+                  "Docker 29 still sends it from API 1.52 when it is set (an image of the legacy builder)."),
+    ExtraOverride("ImageInspect", "DockerVersion", (1, 52),
+                  "Docker 29 still sends it from API 1.52 when it is set (an image of the legacy builder)."),
 )
 
 
@@ -226,8 +248,13 @@ class Converter:
         return self.node(node, where, nullable, note)
 
     def properties(self, properties: Schema, where: Tuple[str, ...]) -> Schema:
-        """Convert each property; names are kept exactly (e.g. 'os.features')."""
-        return {name: self.child(sub, where + (name,)) for name, sub in properties.items()}
+        """Convert each property; names are kept exactly (e.g. 'os.features'). `EXTRA_OVERRIDES` add
+        the fields daemons still send."""
+        out = {name: self.child(sub, where + (name,)) for name, sub in properties.items()}
+        for override in EXTRA_OVERRIDES:
+            if (override.definition,) == where and self.version >= override.since and override.name not in out:
+                out[override.name] = {"type": "string", "$comment": "not in the swagger: " + override.reason}
+        return out
 
     def required(self, node: Schema, properties: Schema, where: Tuple[str, ...]) -> Tuple[List[str], List[str]]:
         """Swagger's `required`, sorted, minus names that no daemon sends: names that are not even

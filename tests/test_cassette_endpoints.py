@@ -30,6 +30,7 @@ def sdk_json(path: str, name: str, value: object) -> str:
 
 AMD64 = {"os": "linux", "architecture": "amd64"}
 HISTORY = "/images/example/app:1/history"
+INSPECT = "/images/example/app:1/json"
 PRUNE = "/images/prune"
 
 # (profile, method, a, b): the daemon reads a and b alike
@@ -45,6 +46,14 @@ SAME = [
     ("docker-28.1", "GET", f"/v1.48{HISTORY}", f"/v1.48{HISTORY}?platform="),
     ("docker-28.1", "GET", f"/v1.48{HISTORY}", f"/v1.48{HISTORY}?other=1"),
     ("docker-28.1", "GET", "/v1.48/images/sha256%3Aabc/history", "/v1.48/images/sha256:abc/history"),
+    # inspect: platform decoded alike, read from API 1.49 on Docker 28+ (history: 1.48), manifests from 1.48
+    ("docker-29.7-containerd", "GET", q(f"/v1.55{INSPECT}", platform=AMD64),
+     sdk_json(f"/v1.55{INSPECT}", "platform", {"Architecture": "amd64", "OS": "linux", "os.version": ""})),
+    ("docker-28.1-containerd", "GET", q(f"/v1.48{INSPECT}", platform=AMD64), f"/v1.48{INSPECT}"),
+    ("docker-26.1-containerd", "GET", q(f"/v1.45{INSPECT}", platform="{bad"), f"/v1.45{INSPECT}"),
+    ("docker-28.5", "GET", f"/v1.51{INSPECT}?manifests=0", f"/v1.51{INSPECT}"),
+    ("docker-28.5", "GET", f"/v1.47{INSPECT}?manifests=1", f"/v1.47{INSPECT}"),
+    (None, "GET", q(f"/v1.49{INSPECT}", platform=AMD64), sdk_json(f"/v1.49{INSPECT}", "platform", AMD64)),
     # system df: type is a set of sections, from API 1.42; none asked is all of them
     ("docker-26.1", "GET", "/v1.45/system/df?type=image&type=container", "/v1.45/system/df?type=container&type=image"),
     ("docker-26.1", "GET", "/v1.45/system/df?type=image&type=image", "/v1.45/system/df?type=image"),
@@ -79,6 +88,12 @@ DIFFERENT = [
      q(f"/v1.48{HISTORY}", platform={"os": "linux", "architecture": "arm64"})),
     ("docker-28.1", "GET", q(f"/v1.48{HISTORY}", platform=AMD64), q(f"/v1.48{HISTORY}", platform="{bad")),
     ("docker-28.1", "GET", f"/v1.48{HISTORY}", "/v1.48/images/example/app:2/history"),
+    ("docker-28.1-containerd", "GET", q(f"/v1.49{INSPECT}", platform=AMD64), f"/v1.49{INSPECT}"),
+    ("docker-29.7", "GET", q(f"/v1.55{INSPECT}", platform=AMD64),
+     q(f"/v1.55{INSPECT}", platform={"os": "linux", "architecture": "arm64"})),
+    ("docker-29.7-containerd", "GET", q(f"/v1.55{INSPECT}", platform="{bad"), f"/v1.55{INSPECT}"),
+    ("docker-28.5-containerd", "GET", f"/v1.48{INSPECT}?manifests=1", f"/v1.48{INSPECT}"),
+    (None, "GET", q(f"/v1.49{INSPECT}", platform=AMD64), f"/v1.49{INSPECT}"),
     ("docker-26.1", "GET", "/v1.42/system/df?type=image", "/v1.42/system/df"),
     ("docker-26.1", "GET", "/v1.45/system/df?type=image", "/v1.45/system/df?type=container"),
     ("docker-26.1", "GET", "/v1.45/system/df?type=nope", "/v1.45/system/df"),

@@ -103,7 +103,8 @@ def test_broken_rules_are_caught(real_daemon: RealDaemon, monkeypatch: pytest.Mo
     which API version `Containers` is counted (1.51 on 28.5 and 29.7, never before), each flipped
     from the daemon's own row so that on every variant the broken fake answers otherwise; and two
     rules of the routes the check added: history's Tags and the containers system df lists; and,
-    where the containerd store reads `platform`, what a platform without its snapshots answers."""
+    where the containerd store reads `platform`, what a platform without its snapshots answers; and
+    from which API version inspect reads `platform` (1.49 on 28+, never before; broken: 1.50, or always)."""
     from pytest_dockerimages._core import history, system_df
 
     snap = take_snapshot(real_daemon.docker_host)
@@ -113,7 +114,8 @@ def test_broken_rules_are_caught(real_daemon: RealDaemon, monkeypatch: pytest.Mo
         right, invalid_filter_word="Invalid Filter", until_error_status=900 - right.until_error_status,
         containers_from=None if right.containers_from else right.api_min,
         history_missing_snapshot_error=None if right.history_missing_snapshot_error
-        else PROFILES["docker-28.1-containerd"].history_missing_snapshot_error)
+        else PROFILES["docker-28.1-containerd"].history_missing_snapshot_error,
+        inspect_platform_from="1.50" if right.inspect_platform_from else right.api_min)
     monkeypatch.setattr(history, "history_tags", lambda image, profile: None)
     monkeypatch.setattr(system_df, "df_containers", lambda store: [])
     report = run_check(real_daemon.docker_host, profile=wrong)
@@ -128,6 +130,7 @@ def test_broken_rules_are_caught(real_daemon: RealDaemon, monkeypatch: pytest.Mo
     # the arm64 image of example/multi:1 has its config but no snapshot: an error on 28.1, size 0 from 28.5
     unpacked_arm64 = [d for d in report.differences if "multi:1/history?platform=" in d.probe.target]
     assert bool(unpacked_arm64) == (right.is_containerd and right.history_platform_from is not None)
+    assert any(re.search(r"/json\?platform=", d.probe.target) for d in report.differences)
     assert "daemon:" in report.render() and "fake:" in report.render()
 
 

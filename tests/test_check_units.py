@@ -18,6 +18,7 @@ from pytest_dockerimages._real.check import (
     diff_all,
     history_probes,
     images_deleted,
+    inspect_probes,
     prune_probes,
     route_of,
     standard_probes,
@@ -211,3 +212,33 @@ def test_history_df_and_prune_probes() -> None:
     assert [route_of(p) for p in prunes[:3]] == ["/images/prune", "/images/json", "/system/df"]
     keys = [set(filters) for filters, _ in PRUNE_SEQUENCE]
     assert keys[-1] == {"dangling"} and {"dangling", "label"} in keys and {"dangling", "label!"} in keys
+
+
+@pytest.mark.parametrize(("profile", "platforms", "manifests"), [
+    ("docker-20.10", False, False), ("docker-26.1-containerd", False, False),
+    ("docker-28.1", True, True), ("docker-29.7-containerd", True, True),
+])
+def test_inspect_probes(profile: str, platforms: bool, manifests: bool) -> None:
+    """Every image by id at each version where the document changes, by name and short id; errors;
+    manifests=1 and `platform` only where the release reads them, each listed platform at 1.49 and
+    the newest, and one version below 1.49."""
+    from urllib.parse import quote
+
+    from pytest_dockerimages._core.model import Image
+
+    row = get_profile(profile)
+    two = Image(tags=["example/two:1"], created=7, manifests=[
+        {"platform": {"os": "linux", "architecture": "amd64"}}, {"platform": {"os": "linux", "architecture": "arm64"}}])
+    app = Image(tags=["example/app:1"], created=5)
+    targets = {p.target for p in inspect_probes([app, two], row)}
+    newest = row.api_max
+    assert {f"/v{row.api_min}/images/{app.id}/json", f"/v{newest}/images/example/app:1/json",
+            f"/v{newest}/images/{app.id[7:19]}/json", f"/v{newest}/images/UPPER/json"} <= targets
+    assert all(route_of(Probe("GET", t)) == "/images/{name}/json" for t in targets)
+    assert all(f"/v{v}/images/{app.id}/json" in targets for v in ("1.41", "1.44", "1.45") if row.supports(v))
+    arm64 = quote('{"os":"linux","architecture":"arm64"}', safe="")
+    listed = {f"/v{v}/images/example/two:1/json?platform={arm64}" for v in ("1.49", newest)}
+    assert (listed <= targets) == platforms
+    assert (f"/v1.48/images/example/two:1/json?platform={arm64}" in targets) == platforms  # ignored there
+    assert any(t.endswith("/json?platform=%7Bnot-json") for t in targets) == platforms
+    assert ("/v1.48/images/example/two:1/json?manifests=1" in targets) == manifests

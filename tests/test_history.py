@@ -247,7 +247,7 @@ def test_the_first_missing_snapshot_is_named_where_a_lower_one_is_unpacked() -> 
     ({"architecture": "amd64", "variant": "v2"}, {"architecture": "amd64", "variant": "v+3"}, 1),
 ])
 def test_platform_rank(have: dict[str, str], want: dict[str, str], rank: int | None) -> None:
-    from pytest_dockerimages._core.history import platform_rank
+    from pytest_dockerimages._core.platforms import platform_rank
 
     assert platform_rank({"os": "linux", **have}, {"os": "linux", **want}) == rank
 

@@ -3,7 +3,8 @@
 Matching is semantic: :func:`canonical_key` reduces a request to what the daemon actually reads
 (method, path with its version prefix, and for ``/images/json`` the parsed ``all``, filters in
 either JSON form, and the version-gated ``shared-size``/``manifests``/``identity``; for
-``/images/{name}/history`` the decoded ``platform`` where the release reads it; for ``/system/df``
+``/images/{name}/json`` ``manifests`` and the decoded ``platform``, for ``/images/{name}/history``
+the decoded ``platform``, where the release reads them; for ``/system/df``
 the set of ``type`` values and ``verbose``; for ``POST /images/prune`` its filters), so a docker CLI
 request and a docker SDK request for the same thing give the same key, and replay is one dict
 lookup.
@@ -18,7 +19,7 @@ from typing import Any
 
 from .._core.daemon import split_version
 from .._core.errors import DaemonError
-from .._core.history import decode_platform
+from .._core.platforms import decode_platform
 from .._core.profiles import PROFILES, Profile, at_least, below, earliest_from, version_tuple
 from .._core.query import Form, bool_value, canonical_filters, filters_from_json, parse_form
 from .._core.system_df import USAGE_OBJECTS_FROM, requested_types
@@ -92,13 +93,21 @@ def _prune_query(form: Form, profile: Profile | None) -> tuple[Any, ...]:
     return (_filters_part(form, _filters(form, profile)),)
 
 
-def _history_query(form: Form, api: str | None, profile: Profile | None) -> tuple[Any, ...]:
-    """The decoded ``platform`` (field names lowercased, empty fields dropped) where the release reads it."""
+def _platform_part(form: Form, api: str | None, profile: Profile | None, floor: str) -> tuple[Any, ...]:
+    """The decoded ``platform`` (field names lowercased, empty fields dropped) where the release reads
+    it (`floor`: the profile field saying from which API version)."""
     text = form.get("platform")
-    if not text or not _gate(api, _floor(profile, "history_platform_from")):
+    if not text or not _gate(api, _floor(profile, floor)):
         return ()
     platform = decode_platform(text)  # a DaemonError: the raw query is the key
     return (("platform", json.dumps(platform, sort_keys=True, separators=(",", ":"))),)
+
+
+def _inspect_query(form: Form, api: str | None, profile: Profile | None) -> tuple[Any, ...]:
+    """``manifests`` (API 1.48+) and ``platform`` (1.49+, Docker 28+) where the release reads them."""
+    manifests = (("manifests", bool_value(form.get("manifests"))),) if _gate(
+        api, _floor(profile, "inspect_manifests_from")) else ()
+    return manifests + _platform_part(form, api, profile, "inspect_platform_from")
 
 
 def _df_query(form: Form, raw_query: str, api: str | None, profile: Profile | None) -> tuple[Any, ...]:
@@ -121,10 +130,9 @@ def _query(method: str, route: str, raw_query: str, api: str | None, profile: Pr
     if route == "/images/json" and method == "GET":
         return _images_json_query(form, api, profile)
     if _INSPECT.match(route) and method == "GET":
-        counts = _gate(api, _floor(profile, "inspect_manifests_from"))
-        return (("manifests", bool_value(form.get("manifests"))),) if counts else ()
+        return _inspect_query(form, api, profile)
     if _HISTORY.match(route) and method == "GET":
-        return _history_query(form, api, profile)
+        return _platform_part(form, api, profile, "history_platform_from")
     if route == "/system/df" and method == "GET":
         return _df_query(form, raw_query, api, profile)
     if route == "/images/prune" and method == "POST":

@@ -295,7 +295,8 @@ def images_from_cassette(cassette: Cassette) -> list[Image]:
         if route == "/system/df":
             if containers is None and not query:
                 containers = _df_containers(doc)
-        elif route.endswith("/json") and isinstance(doc, dict) and isinstance(doc.get("Id"), str):
+        elif route.endswith("/json") and "platform=" not in query and isinstance(doc, dict) \
+                and isinstance(doc.get("Id"), str):  # with a platform: one platform's, not the image's
             inspects[doc["Id"]] = doc
         elif route.endswith("/history") and not query and _history_answer(doc):
             histories.setdefault(doc[0]["Id"], doc)  # the first entry is the image itself

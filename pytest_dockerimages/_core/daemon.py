@@ -11,9 +11,8 @@ from typing import Any
 from urllib.parse import unquote
 
 from .errors import DaemonError
-from .filters import resolve_image
 from .history import image_history
-from .image_inspect import inspect_document
+from .image_inspect import image_inspect
 from .model import ImageStore
 from .pathclean import redirect_to_clean
 from .profiles import Profile, version_tuple
@@ -172,7 +171,7 @@ def respond(store: ImageStore, profile: Profile, request: Request, now_ns: int) 
             platform = parse_form(request.raw_query).get("platform")
             return _ok_json(profile, image_history(store, unquote(history.group(1)), profile, api_version, platform))
         assert inspect is not None
-        image = resolve_image(store, unquote(inspect.group(1)), profile)
-        return _ok_json(profile, inspect_document(image, store, profile, api_version))
+        return _ok_json(profile, image_inspect(store, unquote(inspect.group(1)), profile, api_version,
+                                               request.raw_query))
     except DaemonError as err:
         return error_response(profile, version, err)

@@ -38,14 +38,20 @@ def build_images(listing: Sequence[Mapping[str, Any]], inspects: Mapping[str, Ma
                  store: str, containers: Mapping[str, Sequence[str]] | None = None, *,
                  histories: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
                  manifest_fields: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
+                 legacy_inspects: Mapping[str, Mapping[str, Any]] | None = None,
+                 descriptors: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
                  skip_invalid: bool = False) -> list[Image]:
     """Images from an all=1 listing (with manifests=1 where the daemon has it) plus the inspect
     document of each (keyed by Id), and the containers that use each image (`containers_by_image`;
     None: only the listed `Containers` counts are known, so ids are made up for them).
     `histories` holds each image's GET /images/{id}/history answer, where read; `manifest_fields`
-    the seed fields `platform_fields` read for each manifest ({image id: {manifest id: fields}}).
+    the seed fields `platform_fields` read for each manifest ({image id: {manifest id: fields}});
+    `legacy_inspects` each image's inspect at an API version below 1.45 (see `inspect_extra`);
+    `descriptors` the Descriptor inspect shows for each name of an image ({image id: {name: descriptor}}).
     `skip_invalid` leaves out an image the model cannot hold instead of raising."""
     manifest_fields = manifest_fields or {}
+    legacy_inspects = legacy_inspects or {}
+    descriptors = descriptors or {}
     chains: list[tuple[tuple[str, ...], int]] = []
     sizes: list[int] = []
     for summary in listing:
@@ -81,11 +87,58 @@ def build_images(listing: Sequence[Mapping[str, Any]], inspects: Mapping[str, Ma
                 manifests=([{**manifest_entry(m), **manifest_fields.get(summary["Id"], {}).get(m.get("ID"), {})}
                             for m in summary.get("Manifests") or ()] if store == "containerd" else None),
                 history=history_of(histories[summary["Id"]]) if histories and summary["Id"] in histories else None,
+                extra=inspect_extra(inspect, legacy_inspects.get(summary["Id"]), summary.get("Descriptor"),
+                                    descriptors.get(summary["Id"])),
             ))
         except (ModelError, TypeError, ValueError, KeyError):
             if not skip_invalid:
                 raise
     return images
+
+
+def _set_fields(config: Any, *, labels: bool) -> dict[str, Any]:
+    """The fields of an inspect `Config` (or `ContainerConfig`) that are set: what the image's
+    config holds, without the zero values a Go struct writes for the rest."""
+    if not isinstance(config, Mapping):
+        return {}
+    return {k: v for k, v in config.items() if v is not None and v != "" and v is not False
+            and (labels or k != "Labels")}
+
+
+def inspect_extra(inspect: Mapping[str, Any], legacy: Mapping[str, Any] | None = None,
+                  listed_descriptor: Mapping[str, Any] | None = None,
+                  descriptors: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """The seed's `extra` (`model.EXTRA_FIELDS`) from an image's inspect documents: `inspect` at the
+    newest API version, `legacy` at one below 1.45, where Container, ContainerConfig and the older
+    Config fields still show (and Parent, DockerVersion, GraphDriver on every release); `descriptors`
+    the Descriptor inspect shows for a name, kept where it is not the listed one."""
+    docs = [d for d in (legacy, inspect) if d]
+    out: dict[str, Any] = {}
+    for key, name in (("comment", "Comment"), ("author", "Author"), ("docker_version", "DockerVersion"),
+                      ("container", "Container"), ("variant", "Variant"), ("os_version", "OsVersion")):
+        value = next((d[name] for d in docs if d.get(name)), "")
+        if value:
+            out[key] = str(value)
+    config: dict[str, Any] = {}
+    for doc in docs:
+        config.update(_set_fields(doc.get("Config"), labels=False))
+    if config:
+        out["config"] = config
+    container_config = _set_fields((legacy or inspect).get("ContainerConfig"), labels=True)
+    if container_config:
+        out["container_config"] = container_config
+    last_tag = (inspect.get("Metadata") or {}).get("LastTagTime")
+    if last_tag:
+        out["last_tag_time"] = str(last_tag)
+    graph_driver = next((d["GraphDriver"] for d in reversed(docs) if isinstance(d.get("GraphDriver"), Mapping)), None)
+    if graph_driver is not None:
+        out["graph_driver"] = dict(graph_driver)
+    if isinstance(inspect.get("Identity"), Mapping):
+        out["identity"] = dict(inspect["Identity"])
+    kept = {name: dict(d) for name, d in (descriptors or {}).items() if d and d != listed_descriptor}
+    if kept:
+        out["descriptors"] = kept
+    return out
 
 
 def _count(value: Any) -> int:
@@ -190,7 +243,22 @@ def platform_fields(manifest: Mapping[str, Any], history: Sequence[Mapping[str, 
         diff_ids = (inspect.get("RootFS") or {}).get("Layers")
         if diff_ids:
             fields["diff_ids"] = list(diff_ids)
+    if inspect and inspect.get("Id") == manifest.get("ID"):  # that platform's own answer (API 1.49+)
+        fields["extra"] = platform_extra(inspect)
     return fields
+
+
+def platform_extra(inspect: Mapping[str, Any]) -> dict[str, Any]:
+    """A manifest's `extra`: what inspect with its platform shows of its config."""
+    out: dict[str, Any] = {key: str(inspect[name]) for key, name in (
+        ("created", "Created"), ("author", "Author"), ("comment", "Comment"), ("architecture", "Architecture"),
+        ("os", "Os"), ("variant", "Variant"), ("os_version", "OsVersion")) if inspect.get(name)}
+    if inspect.get("Created") == ZERO_TIME:
+        out.pop("created")
+    config = _set_fields(inspect.get("Config"), labels=True)
+    if config:
+        out["config"] = config
+    return out
 
 
 def containers_by_image(containers: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:

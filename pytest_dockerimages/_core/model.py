@@ -88,9 +88,11 @@ class Manifest:
     presence: str | None = None
     history: tuple[HistoryEntry, ...] | None = None
     diff_ids: tuple[str, ...] = ()  # its config's rootfs diff ids (empty: not known); snapshots are named by chain id
+    # what inspect with this platform shows of its config (EXTRA_FIELDS: created, config, ...); empty: the image's
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
     _KEYS = {"id", "kind", "platform", "available", "media_type", "size", "content_size", "unpacked_size",
-             "containers", "attestation_for", "identity", "descriptor", "presence", "history", "diff_ids"}
+             "containers", "attestation_for", "identity", "descriptor", "presence", "history", "diff_ids", "extra"}
 
     @property
     def found_as(self) -> str:
@@ -147,7 +149,31 @@ class Manifest:
             presence=presence,
             history=_history(value.get("history"), f"{where}.history"),
             diff_ids=tuple(_check_id(d, f"{where}.diff_ids[{i}]") for i, d in enumerate(diff_ids)),
+            extra=check_extra(value.get("extra"), f"{where}.extra"),
         )
+
+
+#: What `extra` (an image's, or a manifest's for its platform) may hold: what inspect shows that no
+#: other field says, as the daemon shows it (`config` and `container_config` by Go field name, only
+#: the fields that are set). Other keys are kept, unread.
+EXTRA_FIELDS: dict[str, type] = {
+    "comment": str, "author": str, "docker_version": str, "container": str, "variant": str, "os_version": str,
+    "last_tag_time": str, "created": str, "architecture": str, "os": str, "config": Mapping,
+    "container_config": Mapping, "graph_driver": Mapping, "descriptors": Mapping, "identity": Mapping,
+}
+
+
+def check_extra(value: Any, where: str) -> dict[str, Any]:
+    """An `extra` mapping, its known fields of the right JSON type."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ModelError(f"{where}: expected a mapping, got {value!r}")
+    for key, kind in EXTRA_FIELDS.items():
+        if value.get(key) is not None and not isinstance(value[key], kind):
+            raise ModelError(f"{where}.{key}: expected {'a string' if kind is str else 'a mapping'}, "
+                             f"got {value[key]!r}")
+    return dict(value)
 
 
 @dataclass(frozen=True)
@@ -293,7 +319,7 @@ class Image:
         set_(self, "descriptor", None if descriptor is None else dict(descriptor))
         set_(self, "os", str(os))
         set_(self, "architecture", str(architecture))
-        set_(self, "extra", dict(extra or {}))
+        set_(self, "extra", check_extra(extra, "extra"))
         set_(self, "history", _history(history, "history"))
         image_id = _check_id(id, "id") if id is not None else self._derived_id(parsed_layers, manifests)
         set_(self, "id", image_id)
@@ -381,6 +407,8 @@ def _manifest_to_dict(m: Manifest) -> dict[str, Any]:
         out["history"] = [entry.to_dict() for entry in m.history]
     if m.diff_ids:
         out["diff_ids"] = list(m.diff_ids)
+    if m.extra:
+        out["extra"] = dict(m.extra)
     return out
 
 

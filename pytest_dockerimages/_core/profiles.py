@@ -118,6 +118,15 @@ class Profile:
     # (daemon/containerd/image_history.go) returns the snapshotter's error, this message ({chain}: the first
     # missing chain id) with 404; None: v28.5.2+ count that layer's size 0 (26.1 reads no `platform`)
     history_missing_snapshot_error: str | None = None
+    # --- image inspect ---
+    # v28+: GET /images/{name}/json reads `platform` from API 1.49 (api/server/router/image/image_routes.go
+    # getImagesByName); the graphdriver store checks the image's own platform, the containerd store answers
+    # the index's manifest of that platform (platforms.OnlyStrict)
+    inspect_platform_from: str | None = None
+    # containerd v29 (daemon/containerd/image_list.go multiPlatformSummary): a manifest whose content is not all
+    # there can answer a platform too; v28 takes only manifests whose content is Available
+    inspect_platform_any_manifest: bool = False
+    inspect_identity_from: str | None = None  # containerd v29: inspect's Identity (router: API 1.53+)
     prune_counts_snapshots: bool = False  # containerd v29+: SpaceReclaimed adds the removed snapshots' sizes
     # GET /system/df: 20.10's types.DiskUsage with BuilderSize; 26.1-28.x's with `type` (1.42+) and null
     # sections; v29's legacyDiskUsage (omitted sections) plus the usage objects from API 1.52
@@ -211,6 +220,7 @@ _DOCKER_28_1 = _evolve(
     plain_text_errors_through="1.23",  # v28+: api/server/server.go writes errors for /v1.23 and older as text
     router_release="v28.1.1",
     history_platform_from="1.48",  # api/server/router/image/image_routes.go getImagesHistory at v28.1.1
+    inspect_platform_from="1.49",
     go_version="go1.23.8", git_commit="01f442b", build_time="2025-04-18T04:25:23.000000000+00:00",
     components=(("containerd", "1.7.27", "05044ec0a9a75232cad458027ca83437aae3f4da"),
                 ("runc", "1.2.5", "v1.2.5-0-g59923ef"), ("docker-init", "0.19.0", "de40ad0")),
@@ -263,7 +273,7 @@ PROFILES: dict[str, Profile] = {
         _DOCKER_29_7,
         _containerd(_DOCKER_29_7, descriptor_from="1.48", labels_when_none="empty", negated_label_matches_missing=True,
                     prune_counts_snapshots=True,  # daemon/containerd/image_prune.go at docker-v29.7.2
-                    shared_size_counts_content=True),
+                    shared_size_counts_content=True, inspect_platform_any_manifest=True, inspect_identity_from="1.53"),
     )
 }
 

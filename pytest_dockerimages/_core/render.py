@@ -69,8 +69,10 @@ def image_manifests(image: Image) -> tuple[Manifest, ...]:
     if image.manifests:
         return image.manifests
     # the daemon's image Size is its manifests' Size.Total (content plus unpacked snapshot): keep that
-    # true, with half of it taken as unpacked, as no daemon said otherwise
-    unpacked, size = image.size // 2, _descriptor_size(image)
+    # true, the layers' snapshots unpacked where they leave room for content (a snapshot of a daemon
+    # without manifests), else half of it, as no daemon said otherwise
+    layers = sum(layer.size for layer in image.layers)
+    unpacked, size = layers if 0 < layers < image.size else image.size // 2, _descriptor_size(image)
     return (Manifest(id=image.id, platform={"architecture": image.architecture, "os": image.os},
                      size=size, content_size=max(image.size - unpacked - size, 0), unpacked_size=unpacked,
                      containers=image.containers),)

@@ -1,9 +1,10 @@
 """The differential check: the same requests to a real daemon and to the fake seeded from its
 snapshot; every difference reported in words, apart from a short list of known ones.
 
-What it compares: GET /_ping, /images/json, /images/{name}/history and /system/df and, only when
-asked (`include_prune`: it deletes images on the daemon), a sequence of POST /images/prune sent
-to both sides in the same order, each followed by the listing and /system/df. Probe generation
+What it compares: GET /_ping, /images/json, /images/{name}/json (inspect), /images/{name}/history
+and /system/df and, only when asked (`include_prune`: it deletes images on the daemon), a sequence
+of POST /images/prune sent to both sides in the same order, each followed by the listing and
+/system/df. Probe generation
 and comparison are pure; `run_check` does the I/O.
 """
 from __future__ import annotations
@@ -104,6 +105,8 @@ def route_of(probe: Probe) -> str:
     path = re.sub(r"^/v[0-9.]+(?=/)", "", urlsplit(probe.target).path)
     if path.startswith("/images/") and path.endswith("/history"):
         return "/images/{name}/history"
+    if path.startswith("/images/") and path.endswith("/json") and path != "/images/json":
+        return "/images/{name}/json"
     return path
 
 
@@ -471,14 +474,20 @@ def _listing_flag_probes(profile: Profile) -> list[Probe]:
     return probes
 
 
-def _history_target(name: str, version: str | None = None, platform: str | None = None) -> str:
+def _image_target(name: str, endpoint: str, version: str | None = None, platform: str | None = None,
+                  extra: str = "") -> str:
+    """/images/{name}/{endpoint}, with `platform` and any other query (`extra`: "manifests=1")."""
     prefix = f"/v{version}" if version else ""
-    query = f"?platform={quote(platform, safe='')}" if platform is not None else ""
-    return f"{prefix}/images/{quote(name, safe='/:@')}/history{query}"
+    params = ([f"platform={quote(platform, safe='')}"] if platform is not None else []) + ([extra] if extra else [])
+    return f"{prefix}/images/{quote(name, safe='/:@')}/{endpoint}" + (f"?{'&'.join(params)}" if params else "")
 
 
-#: `platform` values for the history route: matching, not matching, malformed, incomplete.
-HISTORY_PLATFORMS = (
+def _history_target(name: str, version: str | None = None, platform: str | None = None) -> str:
+    return _image_target(name, "history", version, platform)
+
+
+#: `platform` values for the history and inspect routes: matching, not matching, malformed, incomplete.
+PLATFORMS = (
     ('{"os":"linux","architecture":"amd64"}', "matching platform"),
     ('{"os":"linux","architecture":"arm64"}', "other platform"),
     ('{"os":"linux","architecture":"arm64","variant":"v8"}', "other platform with variant"),
@@ -507,8 +516,7 @@ def history_probes(images: Sequence[Image], profile: Profile) -> list[Probe]:
             probes.append(Probe("GET", _history_target(refs[0].familiar), "history by reference"))
         probes.append(Probe("GET", _history_target(image.id), "history by id"))
         probes.append(Probe("GET", _history_target(image.id[7:19]), "history by short id"))
-    for name, note in (("nosuch/image:1", "unknown image"), ("UPPER", "bad reference"), ("bad::name", "bad reference"),
-                       ("sha256:abc", "short digest"), ("a" * 64, "unknown id")):
+    for name, note in _BAD_NAMES:
         probes.append(Probe("GET", _history_target(name), note))
     v = Vocabulary.of(images)
     multi = [i for i in images if i.tags and _platforms_listed(i)]
@@ -522,14 +530,60 @@ def history_probes(images: Sequence[Image], profile: Profile) -> list[Probe]:
     if profile.history_platform_from is not None:
         ignored = f"1.{version_tuple(profile.history_platform_from)[1] - 1}"
         for name in dict.fromkeys(named):
-            for platform, note in HISTORY_PLATFORMS:
+            for platform, note in PLATFORMS:
                 probes.append(Probe("GET", _history_target(name, newest, platform), note))
-            probes.append(Probe("GET", _history_target(name, ignored, HISTORY_PLATFORMS[1][0]),
+            probes.append(Probe("GET", _history_target(name, ignored, PLATFORMS[1][0]),
                                 "platform below the version that reads it"))
         for image in multi:
             for platform in _platforms_listed(image):
                 probes.append(Probe("GET", _history_target(image.tags[0].familiar, newest, platform),
                                     "a platform the index lists"))
+    return probes
+
+
+#: API versions inspect is asked at (where the profile serves them): the oldest, and each version
+#: where the document changes: 1.43 (placeholders), 1.44 (VirtualSize, Created), 1.45 (Container),
+#: 1.48 (Descriptor, manifests), 1.49 (platform), 1.50 (Config), 1.52 (legacy fields), 1.53 (Identity).
+INSPECT_VERSIONS = ("1.24", "1.41", "1.43", "1.44", "1.45", "1.47", "1.48", "1.49", "1.50", "1.51", "1.52", "1.53")
+_BAD_NAMES = (("nosuch/image:1", "unknown image"), ("UPPER", "bad reference"), ("bad::name", "bad reference"),
+              ("sha256:abc", "short digest"), ("a" * 64, "unknown id"))
+
+
+def inspect_probes(images: Sequence[Image], profile: Profile) -> list[Probe]:
+    """Every image by id at each version of INSPECT_VERSIONS (and the profile's oldest and newest),
+    by every name, full id and short id at the newest; unknown and invalid names; `manifests=1`
+    where the release reads it; `platform` where it reads it (and one version below) on the
+    multi-platform image, with every platform its index lists, and on a single-platform one."""
+    newest = profile.api_max
+    versions = dict.fromkeys(v for v in (profile.api_min, *INSPECT_VERSIONS, newest) if profile.supports(v))
+    probes = [Probe("GET", _image_target(image.id, "json", version), "inspect by id")
+              for version in versions for image in images]
+    for image in images:
+        for ref in (*image.tags, *image.digests):
+            probes.append(Probe("GET", _image_target(ref.familiar, "json", newest), "inspect by name"))
+        probes.append(Probe("GET", _image_target(image.id[7:19], "json", newest), "inspect by short id"))
+    probes += [Probe("GET", _image_target(name, "json", newest), note) for name, note in _BAD_NAMES]
+    multi = [i for i in images if i.tags and _platforms_listed(i)]
+    named = [i.tags[0].familiar for i in multi[:1]] + [t.familiar for i in images if not _platforms_listed(i)
+                                                      for t in i.tags][:1]
+    if profile.inspect_manifests_from is not None:
+        for version in dict.fromkeys((profile.inspect_manifests_from, newest)):
+            probes += [Probe("GET", _image_target(name, "json", version, extra="manifests=1"), "inspect manifests")
+                       for name in named]
+    if profile.inspect_platform_from is not None:
+        ignored = f"1.{version_tuple(profile.inspect_platform_from)[1] - 1}"
+        for name in named:
+            for platform, note in PLATFORMS:
+                probes.append(Probe("GET", _image_target(name, "json", newest, platform), "inspect: " + note))
+            probes.append(Probe("GET", _image_target(name, "json", ignored, PLATFORMS[1][0]),
+                                "inspect: platform below the version that reads it"))
+            probes.append(Probe("GET", _image_target(name, "json", newest, PLATFORMS[0][0], "manifests=1"),
+                                "inspect: platform and manifests"))
+        for image in multi:
+            for platform in _platforms_listed(image):
+                for version in dict.fromkeys((profile.inspect_platform_from, newest)):
+                    probes.append(Probe("GET", _image_target(image.tags[0].familiar, "json", version, platform),
+                                        "inspect: a platform the index lists"))
     return probes
 
 
@@ -693,7 +747,8 @@ def run_check(docker_host: str, *, random_count: int = 0, random_seed: int = 0, 
 
     with FakeDaemon(seed=Seed(tuple(images), fake_profile.name), profile=fake_profile) as fake:
         probes = (standard_probes(images, fake_profile) + history_probes(images, fake_profile)
-                  + df_probes(fake_profile) + random_probes(images, fake_profile, random_count, random_seed))
+                  + inspect_probes(images, fake_profile) + df_probes(fake_profile)
+                  + random_probes(images, fake_profile, random_count, random_seed))
         report = CheckReport(fake_profile.name, warning=snap.warning)
         diff_all(probes, sender(docker_host), sender(fake.docker_host), fake_profile, report, progress)
         if include_prune:

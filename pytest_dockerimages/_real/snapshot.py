@@ -10,7 +10,7 @@ from typing import Any, Callable, Mapping
 from urllib.parse import quote
 
 from .._core.listed import build_images, containers_by_image, platform_fields, platforms_to_read
-from .._core.profiles import PROFILES, Profile, at_least
+from .._core.profiles import PROFILES, Profile, at_least, version_tuple
 from .._files.seed import Seed
 
 CONTAINERD_SNAPSHOTTER = "io.containerd.snapshotter.v1"
@@ -107,11 +107,19 @@ def snapshot_with(fetch: Fetch, progress: Callable[[str], None] = lambda _: None
     store = image_store_of(info)
     profile, warning = detect_profile_with_warning(version, info)
     listing = fetch(f"/v{api}/images/json?{_listing_query(api, PROFILES[profile])}")
-    inspects, histories = {}, {}
+    legacy = _legacy_api(version)
+    by_name = PROFILES[profile].is_containerd and at_least(api, PROFILES[profile].descriptor_from)
+    inspects, legacy_inspects, histories, descriptors = {}, {}, {}, {}
     for n, summary in enumerate(listing, 1):
         progress(f"inspect {n}/{len(listing)}")
-        inspects[summary["Id"]] = fetch(f"/v{api}/images/{summary['Id']}/json")
-        histories[summary["Id"]] = fetch(f"/v{api}/images/{summary['Id']}/history")
+        image_id = summary["Id"]
+        inspects[image_id] = fetch(f"/v{api}/images/{image_id}/json")
+        if legacy is not None:
+            legacy_inspects[image_id] = fetch(f"/v{legacy}/images/{image_id}/json")
+        if by_name:  # the Descriptor is the record's that a name resolves to
+            descriptors[image_id] = {name: fetch(f"/v{api}/images/{quote(name, safe='/:@')}/json").get("Descriptor")
+                                     for name in summary.get("RepoTags") or () if name != "<none>:<none>"}
+        histories[image_id] = fetch(f"/v{api}/images/{image_id}/history")
     containers: dict[str, list[str]] | None
     try:
         containers = containers_by_image(fetch(f"/v{api}/containers/json?all=1"))
@@ -124,8 +132,16 @@ def snapshot_with(fetch: Fetch, progress: Callable[[str], None] = lambda _: None
     if PROFILES[profile].is_containerd and at_least(api, PROFILES[profile].history_platform_from):
         for summary in listing:
             manifest_fields[summary["Id"]] = _read_platforms(fetch, api, summary)
-    images = build_images(listing, inspects, store, containers, histories=histories, manifest_fields=manifest_fields)
+    images = build_images(listing, inspects, store, containers, histories=histories, manifest_fields=manifest_fields,
+                          legacy_inspects=legacy_inspects, descriptors=descriptors)
     return Snapshot(Seed(tuple(images), profile), version, info, api, warning)
+
+
+def _legacy_api(version: Mapping[str, Any]) -> str | None:
+    """API 1.44, where inspect still shows Container, ContainerConfig and every Config field, when
+    the daemon's newest version is past it and it still speaks it (None: the newest shows them)."""
+    newest, oldest = str(version.get("ApiVersion", "1.41")), str(version.get("MinAPIVersion", "1.12"))
+    return "1.44" if version_tuple(newest) > (1, 44) and version_tuple(oldest) <= (1, 44) else None
 
 
 def _read_platforms(fetch: Fetch, api: str, summary: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
